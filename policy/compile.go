@@ -1,0 +1,95 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+)
+
+type issue struct {
+	line, col int
+	msg       string
+}
+
+// compileRule parses, type-checks and plans one expression.
+func compileRule(env *cel.Env, expr string, costLimit uint64) (compiledRule, []issue) {
+	checked, iss := env.Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		var out []issue
+		for _, e := range iss.Errors() {
+			msg := strings.TrimSuffix(e.Message, " (in container '')")
+			out = append(out, issue{line: e.Location.Line(), col: e.Location.Column() + 1, msg: msg})
+		}
+		return compiledRule{}, out
+	}
+	if !checked.OutputType().IsExactType(types.BoolType) {
+		return compiledRule{}, []issue{{line: 1, col: 1,
+			msg: fmt.Sprintf("the expression yields %s; a rule must yield bool", checked.OutputType())}}
+	}
+	if bad := badGlobPatterns(checked.NativeRep()); len(bad) > 0 {
+		return compiledRule{}, bad
+	}
+	// A rule whose worst case, with requests at their size bounds, fits the
+	// limit runs without runtime cost tracking (which costs more than most
+	// rules do); any other rule is tracked and stopped at the limit.
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	est, err := env.EstimateCost(checked, sizeBounds{})
+	tracked := err != nil || est.Max > costLimit
+	if tracked {
+		opts = append(opts, cel.CostLimit(costLimit))
+	}
+	prg, err := env.Program(checked, opts...)
+	if err != nil {
+		return compiledRule{}, []issue{{line: 1, col: 1, msg: "plan: " + err.Error()}}
+	}
+	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(checked.NativeRep())}, nil
+}
+
+// referencedProtocols returns the protocols whose variables (sql, s3, http)
+// the rule names. A rule that names none of them applies to every protocol;
+// one that names sql applies only to PostgreSQL requests, and so on, so a
+// rule written for one protocol never matches another's zero values.
+func referencedProtocols(a *ast.AST) protocolSet {
+	var set protocolSet
+	for _, ref := range a.ReferenceMap() {
+		switch ref.Name {
+		case "sql":
+			set |= forPostgres
+		case "s3":
+			set |= forS3
+		case "http":
+			set |= forHTTP
+		}
+	}
+	return set
+}
+
+// badGlobPatterns checks the constant patterns given to glob at compile time.
+func badGlobPatterns(a *ast.AST) []issue {
+	var out []issue
+	info := a.SourceInfo()
+	visit := func(e ast.NavigableExpr) {
+		if e.Kind() != ast.CallKind {
+			return
+		}
+		call := e.AsCall()
+		if call.FunctionName() != "glob" || len(call.Args()) != 1 || call.Args()[0].Kind() != ast.LiteralKind {
+			return
+		}
+		s, ok := call.Args()[0].AsLiteral().(types.String)
+		if !ok {
+			return
+		}
+		if _, err := Glob("", string(s)); err != nil {
+			loc := info.GetStartLocation(call.Args()[0].ID())
+			out = append(out, issue{line: loc.Line(), col: loc.Column() + 1, msg: err.Error()})
+		}
+	}
+	for _, e := range ast.MatchDescendants(ast.NavigateAST(a), func(ast.NavigableExpr) bool { return true }) {
+		visit(e)
+	}
+	return out
+}

@@ -1,0 +1,344 @@
+// Package policy compiles CEL access rules and decides requests against them.
+//
+// Rules are compiled and type-checked once (each must yield a bool) and
+// evaluated with a cost limit. An explicit deny wins, an allow lets the
+// request through, and anything else is denied. A rule that cannot be
+// evaluated denies and says why. The package decides; it does not log, audit
+// or speak any protocol: the caller (proxy's gate) records every decision.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
+)
+
+// Rule is one named CEL expression: exactly one of Allow and Deny is set.
+type Rule struct {
+	// Name identifies the rule in decisions, audit records and metrics:
+	// letters, digits, '-', '_' and '.', at most 64 characters.
+	Name string `yaml:"name"`
+	// Allow is a CEL expression; when true the request is allowed (unless a deny rule matches).
+	Allow string `yaml:"allow,omitempty"`
+	// Deny is a CEL expression; when true the request is denied, whatever else matches.
+	Deny string `yaml:"deny,omitempty"`
+	// Description is free text for people reading the policy.
+	Description string `yaml:"description,omitempty"`
+}
+
+// Options tune an Engine. The zero value enforces with the default cost limit.
+type Options struct {
+	// Observe allows what would be denied and marks the decision WouldDeny.
+	Observe bool
+	// CostLimit bounds one rule's evaluation cost (CEL cost units);
+	// 0 means DefaultCostLimit.
+	CostLimit uint64
+}
+
+// DefaultCostLimit is large enough for list macros over a few thousand
+// elements and small enough to keep one evaluation well under a millisecond.
+const DefaultCostLimit = 100_000
+
+// Decision is the outcome of one request.
+type Decision struct {
+	// Allow says whether the request may proceed (in observe mode, always).
+	Allow bool
+	// WouldDeny is set in observe mode when enforce mode would have denied.
+	WouldDeny bool
+	// Rules names every rule that matched, allow and deny alike, in policy order.
+	Rules []string
+	// Reason says why, in a sentence fit for a client error message.
+	Reason string
+}
+
+// Denied reports whether the policy denies the request, whatever the mode.
+func (d Decision) Denied() bool { return !d.Allow || d.WouldDeny }
+
+// Engine holds compiled rules. It is safe for concurrent use.
+type Engine struct {
+	rules   []compiledRule
+	names   []string // rule names, in policy order
+	observe bool
+	acts    sync.Pool
+}
+
+type compiledRule struct {
+	name      string
+	deny      bool
+	prg       cel.Program
+	protocols protocolSet // the protocols the rule applies to
+	tracked   bool        // evaluated with runtime cost tracking
+	maxCost   uint64      // estimated worst case
+	reason    string      // "allowed by rule x" / "denied by rule x"
+}
+
+// protocolSet is a bit set of protocols; empty means every protocol.
+type protocolSet uint8
+
+const (
+	forPostgres protocolSet = 1 << iota
+	forS3
+	forHTTP
+)
+
+func protocolBit(p string) protocolSet {
+	switch p {
+	case ProtocolPostgres:
+		return forPostgres
+	case ProtocolS3:
+		return forS3
+	case ProtocolHTTP:
+		return forHTTP
+	}
+	return 0
+}
+
+var ruleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// Compile type-checks and compiles rules. The error, if any, is a
+// *CompileError listing every problem with its place in the policy.
+func Compile(rules []Rule, opts Options) (*Engine, error) {
+	env, err := newEnv()
+	if err != nil {
+		return nil, fmt.Errorf("build CEL environment: %w", err)
+	}
+	limit := opts.CostLimit
+	if limit == 0 {
+		limit = DefaultCostLimit
+	}
+	e := &Engine{observe: opts.Observe}
+	e.acts.New = func() any { return new(activation) }
+	var cerr CompileError
+	seen := make(map[string]int, len(rules))
+	for i, r := range rules {
+		field, expr, deny := "allow", r.Allow, false
+		if r.Deny != "" {
+			field, expr, deny = "deny", r.Deny, true
+		}
+		switch {
+		case r.Name == "":
+			cerr.add(i, "name", "a rule needs a name (used in decisions and audit records)")
+		case !ruleNameRE.MatchString(r.Name):
+			cerr.add(i, "name", fmt.Sprintf("%q: use letters, digits, '-', '_' and '.', at most 64 characters", r.Name))
+		default:
+			if j, dup := seen[r.Name]; dup {
+				cerr.add(i, "name", fmt.Sprintf("%q is already the name of rules[%d]", r.Name, j))
+			}
+			seen[r.Name] = i
+		}
+		if r.Allow != "" && r.Deny != "" {
+			cerr.add(i, "", "set allow or deny, not both")
+			continue
+		}
+		if strings.TrimSpace(expr) == "" {
+			cerr.add(i, "", "set allow: or deny: to a CEL expression")
+			continue
+		}
+		cr, issues := compileRule(env, expr, limit)
+		if len(issues) > 0 {
+			for _, is := range issues {
+				cerr.Problems = append(cerr.Problems, Problem{Rule: i, Field: field, Line: is.line, Column: is.col, Msg: is.msg})
+			}
+			continue
+		}
+		cr.name, cr.deny = r.Name, deny
+		if deny {
+			cr.reason = "denied by rule " + r.Name
+		} else {
+			cr.reason = "allowed by rule " + r.Name
+		}
+		e.rules = append(e.rules, cr)
+		e.names = append(e.names, r.Name)
+	}
+	if len(cerr.Problems) > 0 {
+		return nil, &cerr
+	}
+	return e, nil
+}
+
+// Rules returns the names of the compiled rules, in policy order.
+func (e *Engine) Rules() []string { return e.names }
+
+// Observe reports whether the engine runs in observe mode.
+func (e *Engine) Observe() bool { return e.observe }
+
+// ReasonNoRule is the reason of a denial no rule asked for.
+const ReasonNoRule = "no rule allows"
+
+// Decide evaluates every rule that applies to req's protocol.
+func (e *Engine) Decide(req *Request) Decision {
+	act := e.acts.Get().(*activation)
+	act.req, act.nowSet = req, false
+	defer func() { act.req = nil; e.acts.Put(act) }()
+
+	if why := checkBounds(req); why != "" {
+		return e.finish(Decision{Reason: why})
+	}
+	bit := protocolBit(req.Protocol)
+	var (
+		d               Decision
+		allowAt, denyAt = -1, -1
+		hitBuf          [8]int
+		hits            = hitBuf[:0] // indexes of matching rules
+		evalErr         string
+	)
+	for i := range e.rules {
+		r := &e.rules[i]
+		if r.protocols != 0 && r.protocols&bit == 0 {
+			continue
+		}
+		out, _, err := r.prg.Eval(act)
+		if err != nil {
+			if evalErr == "" {
+				evalErr = "rule " + r.name + " could not be evaluated: " + err.Error()
+			}
+			continue
+		}
+		if out != types.True {
+			continue
+		}
+		hits = append(hits, i)
+		if r.deny && denyAt < 0 {
+			denyAt = i
+		}
+		if !r.deny && allowAt < 0 {
+			allowAt = i
+		}
+	}
+	switch len(hits) {
+	case 0:
+	case 1:
+		d.Rules = e.names[hits[0] : hits[0]+1 : hits[0]+1] // shared, no allocation
+	default:
+		d.Rules = make([]string, len(hits))
+		for j, i := range hits {
+			d.Rules[j] = e.names[i]
+		}
+	}
+	switch {
+	case denyAt >= 0:
+		d.Reason = e.rules[denyAt].reason
+	case evalErr != "":
+		d.Reason = evalErr
+	case allowAt >= 0:
+		d.Allow, d.Reason = true, e.rules[allowAt].reason
+	default:
+		d.Reason = ReasonNoRule
+	}
+	return e.finish(d)
+}
+
+// finish applies observe mode.
+func (e *Engine) finish(d Decision) Decision {
+	if !d.Allow && e.observe {
+		d.Allow, d.WouldDeny = true, true
+	}
+	return d
+}
+
+// activation resolves the CEL variables against one Request.
+type activation struct {
+	req    *Request
+	now    types.Timestamp
+	nowSet bool
+}
+
+var _ interpreter.Activation = (*activation)(nil)
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "task":
+		return &a.req.Task, true
+	case "conn":
+		return &a.req.Conn, true
+	case "sql":
+		return &a.req.SQL, true
+	case "s3":
+		return &a.req.S3, true
+	case "http":
+		return &a.req.HTTP, true
+	case "now":
+		if !a.nowSet {
+			t := a.req.Now
+			if t.IsZero() {
+				t = time.Now()
+			}
+			a.now, a.nowSet = types.Timestamp{Time: t}, true
+		}
+		return a.now, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// Problem is one thing wrong with a policy.
+type Problem struct {
+	Rule   int    // index in the rules list
+	Field  string // "name", "allow", "deny", or "" for the rule as a whole
+	Line   int    // 1-based position in the expression; 0 when not about the expression
+	Column int
+	Msg    string
+}
+
+func (p Problem) String() string {
+	path := fmt.Sprintf("policy.rules[%d]", p.Rule)
+	if p.Field != "" {
+		path += "." + p.Field
+	}
+	if p.Line > 0 {
+		return fmt.Sprintf("%s: %s at %d:%d", path, p.Msg, p.Line, p.Column)
+	}
+	return path + ": " + p.Msg
+}
+
+// CompileError lists every problem found in a policy.
+type CompileError struct{ Problems []Problem }
+
+func (e *CompileError) add(rule int, field, msg string) {
+	e.Problems = append(e.Problems, Problem{Rule: rule, Field: field, Msg: msg})
+}
+
+func (e *CompileError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ErrCompile matches any *CompileError with errors.Is.
+var ErrCompile = errors.New("policy does not compile")
+
+func (e *CompileError) Is(target error) bool { return target == ErrCompile }
+
+// RuleInfo describes a compiled rule, for `airlock policy check`.
+type RuleInfo struct {
+	Name      string
+	Deny      bool
+	Protocols []string // empty: every protocol
+	MaxCost   uint64   // estimated worst case at the request size bounds
+	Tracked   bool     // the worst case exceeds the limit, so evaluation is metered
+}
+
+// Describe lists the compiled rules.
+func (e *Engine) Describe() []RuleInfo {
+	out := make([]RuleInfo, len(e.rules))
+	for i, r := range e.rules {
+		info := RuleInfo{Name: r.name, Deny: r.deny, MaxCost: r.maxCost, Tracked: r.tracked}
+		for _, p := range []string{ProtocolPostgres, ProtocolS3, ProtocolHTTP} {
+			if r.protocols&protocolBit(p) != 0 {
+				info.Protocols = append(info.Protocols, p)
+			}
+		}
+		out[i] = info
+	}
+	return out
+}
