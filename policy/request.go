@@ -13,6 +13,9 @@ const (
 // of SQL, S3 and HTTP is set; the others are zero. The cel tags are the CEL
 // field names (DESIGN §4) and the yaml tags the policy test case format.
 type Request struct {
+	// ID identifies the request in its audit record and in a denial's
+	// message; not visible to rules.
+	ID       string    `yaml:"id"`
 	Protocol string    `yaml:"protocol"`
 	Task     Task      `yaml:"task"`
 	Conn     Conn      `yaml:"conn"`

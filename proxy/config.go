@@ -262,7 +262,9 @@ type Policy struct {
 
 // Audit configures the audit log.
 type Audit struct {
-	// Path is "stdout" (default), "stderr" or a file, appended to as JSON lines.
+	// Path is "stdout", "stderr" or a file, appended to as JSON lines.
+	// Default: stdout in run mode, stderr in exec mode (so records never mix
+	// with the task's own output).
 	Path string `yaml:"path"`
 	// KeyFile holds the HMAC key of the record chain; keep it apart from this
 	// config. Empty: an unkeyed SHA-256 chain (detects accidents, not forgers).

@@ -50,7 +50,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Mode != "enforce" || c.Listen.Admin != "127.0.0.1:9901" || c.Listen.S3 != "127.0.0.1:9000" || c.Listen.Postgres != "" ||
-		c.Task.TTL.D() != time.Hour || c.Audit.Path != "stdout" || c.S3.Upstream.Region != "us-east-1" || c.Shutdown.Drain.D() != 10*time.Second {
+		c.Task.TTL.D() != time.Hour || c.Audit.Path != "" || c.S3.Upstream.Region != "us-east-1" || c.Shutdown.Drain.D() != 10*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 	empty, err := proxy.ParseConfig(nil, env(nil))

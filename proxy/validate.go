@@ -62,7 +62,6 @@ func (c *Config) applyDefaults() {
 	if c.TLS.LeafValidity == 0 {
 		c.TLS.LeafValidity = Duration(time.Hour)
 	}
-	setDefault(&c.Audit.Path, "stdout")
 	if c.Audit.FlushInterval == 0 {
 		c.Audit.FlushInterval = Duration(DefaultFlushInterval)
 	}

@@ -1,0 +1,591 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/airlockproxy/airlock/certs"
+	"github.com/airlockproxy/airlock/policy"
+	"github.com/airlockproxy/airlock/proxy/audit"
+)
+
+// ConnHandler serves one client connection of a byte-stream protocol
+// (PostgreSQL). It returns when the connection is done or ctx ends.
+type ConnHandler interface {
+	ServeConn(ctx context.Context, c net.Conn) error
+}
+
+// Handlers are the protocol endpoints the server exposes; nil ones are not
+// served even when configured.
+type Handlers struct {
+	Postgres ConnHandler
+	S3       http.Handler
+	Egress   http.Handler
+}
+
+// Env is what protocol handlers are built from, once the core is up.
+type Env struct {
+	Config    *Config
+	Gate      *Gate
+	Local     *LocalSecrets
+	CA        *certs.CA
+	ServerTLS *tls.Config // the loopback listeners' certificate
+	Log       zerolog.Logger
+	Metrics   *Metrics
+}
+
+// Options are the server's dependencies.
+type Options struct {
+	// Log is the diagnostic log.
+	Log zerolog.Logger
+	// Handlers builds the protocol handlers; nil serves only the admin endpoint.
+	Handlers func(*Env) (Handlers, error)
+	// Credentials lists held upstream credentials for /credentials; nil: none.
+	Credentials func() []CredentialInfo
+	// HeldSecrets returns the upstream secret values held now, so that exec
+	// mode keeps any variable containing one from the child; nil: none.
+	HeldSecrets func() []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Exec says the server runs a child (exec mode): audit.path defaults to
+	// stderr so records never mix with the child's stdout.
+	Exec bool
+}
+
+// CredentialInfo describes a held credential without its secret.
+type CredentialInfo struct {
+	ID       string    `json:"id"`
+	Upstream string    `json:"upstream"`
+	Source   string    `json:"source"`
+	Expiry   time.Time `json:"expiry,omitzero"`
+}
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1   // Airlock could not start or failed while running
+	ExitUsage    = 2   // bad command line or configuration
+	ExitDeadline = 124 // task.ttl passed
+)
+
+// StopReason says why the server stops.
+type StopReason struct {
+	Kind   string // signal, quit, deadline, child, error
+	Detail string
+	Code   int // the exit code it implies
+}
+
+type state int32
+
+const (
+	stateStarting state = iota
+	stateReady
+	stateDraining
+	stateStopped
+)
+
+// Server is one Airlock process's core.
+type Server struct {
+	cfg     *Config
+	opts    Options
+	log     zerolog.Logger
+	now     func() time.Time
+	Metrics *Metrics
+
+	audit       *audit.Log
+	gate        *Gate
+	ca          *certs.CA
+	serverCerts *certs.ServerCerts
+	local       *LocalSecrets
+	localDir    string
+	ownLocalDir bool
+	caFile      string
+	bundleFile  string
+	taskEnv     []string
+
+	adminLn  net.Listener
+	admin    *http.Server
+	listened map[string]net.Addr
+	lns      []net.Listener
+	https    []*http.Server
+	conns    connSet
+
+	state     atomic.Int32
+	progress  progress
+	stop      chan StopReason
+	stopOnce  sync.Once
+	deadline  *time.Timer
+	startedAt time.Time
+	cancel    context.CancelFunc
+	connCtx   context.Context
+}
+
+// New returns a server for a validated config.
+func New(cfg *Config, opts Options) *Server {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{cfg: cfg, opts: opts, log: opts.Log, now: now, Metrics: NewMetrics(),
+		stop: make(chan StopReason, 1), listened: map[string]net.Addr{}}
+}
+
+// Addrs returns the listeners' actual addresses by name (postgres, s3,
+// http_proxy, admin).
+func (s *Server) Addrs() map[string]net.Addr { return s.listened }
+
+// TaskEnv returns the task's connection variables (NAME=value): local-only
+// secrets and addresses, nothing upstream.
+func (s *Server) TaskEnv() []string { return s.taskEnv }
+
+// Gate returns the server's gate (after Start).
+func (s *Server) Gate() *Gate { return s.gate }
+
+// Start brings the server up to ready: audit log, local CA and secrets,
+// policy, admin endpoint, protocol listeners. On error, what was started is
+// shut down again.
+func (s *Server) Start(ctx context.Context) (err error) {
+	s.startedAt = s.now()
+	cfg := s.cfg
+	if cfg.Task.ID == "" {
+		id, _ := randomString(6)
+		cfg.Task.ID = "run-" + strings.ToLower(strings.NewReplacer("-", "x", "_", "y").Replace(id))
+	}
+	s.connCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			s.closeAll()
+			if s.audit != nil {
+				_ = s.audit.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseExit, Detail: "start failed: " + err.Error()})
+				_ = s.audit.Close()
+			}
+			s.cleanLocal()
+		}
+	}()
+	if err := s.openAudit(); err != nil {
+		return err
+	}
+	s.step("audit log open")
+	engine, err := cfg.CompilePolicy()
+	if err != nil {
+		return fmt.Errorf("compile policy: %w", err)
+	}
+	s.gate = NewGate(GateOptions{Engine: engine, Recorder: s.audit, Metrics: s.Metrics, Log: s.log, Now: s.now,
+		Task: policy.Task{ID: cfg.Task.ID, Labels: cfg.Task.Labels}})
+	s.step(fmt.Sprintf("policy compiled: %d rules", len(engine.Rules())))
+	if err := s.setupTLS(); err != nil {
+		return err
+	}
+	if s.local, err = NewLocalSecrets(); err != nil {
+		return err
+	}
+	if err := s.listenAdmin(); err != nil {
+		return err
+	}
+	s.step("admin endpoint on " + s.adminLn.Addr().String())
+	// Credentials are obtained here (the broker), before protocol listeners open.
+	if err := s.listenProtocols(); err != nil {
+		return err
+	}
+	adminURL := "http://" + s.adminLn.Addr().String()
+	s.taskEnv = taskEnv(cfg, s.local, s.listened, s.caFile, s.bundleFile, adminURL)
+	if !s.opts.Exec {
+		if err := writeLocalFiles(s.localDir, s.local, s.taskEnv); err != nil {
+			return err
+		}
+		s.step("local secrets written to " + s.localDir)
+	}
+	s.armDeadline()
+	s.state.Store(int32(stateReady))
+	s.step("ready")
+	if err := s.audit.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseReady, Detail: s.listenDetail()}); err != nil {
+		return fmt.Errorf("write audit record: %w", err)
+	}
+	s.log.Info().Str("task", cfg.Task.ID).Str("admin", adminURL).Str("listeners", s.listenDetail()).
+		Dur("ttl", cfg.Task.TTL.D()).Str("mode", cfg.Mode).Msg("airlock ready")
+	return nil
+}
+
+func (s *Server) openAudit() error {
+	c := s.cfg.Audit
+	key, err := ReadAuditKey(c.KeyFile)
+	if err != nil {
+		return err
+	}
+	if key == nil {
+		s.log.Warn().Msg("audit.key_file is not set: the audit chain is unkeyed and detects accidents, not forgery")
+	}
+	path := c.Path
+	if path == "" {
+		path = "stdout"
+		if s.opts.Exec {
+			path = "stderr" // the child's stdout may be its data
+		}
+	}
+	l, err := audit.Open(path, audit.Options{Key: key, Task: s.cfg.Task.ID, FlushInterval: c.FlushInterval.D(), Now: s.now})
+	if err != nil {
+		return err
+	}
+	s.audit = l
+	return l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart,
+		Detail: fmt.Sprintf("mode=%s ttl=%s rules=%d", s.cfg.Mode, s.cfg.Task.TTL.D(), len(s.cfg.Policy.Rules))})
+}
+
+// ReadAuditKey reads an audit chain key file (surrounding whitespace is
+// trimmed); an empty path means no key.
+func ReadAuditKey(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read audit key: %w", err)
+	}
+	key := []byte(strings.TrimSpace(string(b)))
+	if len(key) < 16 {
+		return nil, fmt.Errorf("audit key file %s holds %d bytes; use at least 32 random bytes (e.g. head -c 32 /dev/urandom | base64 > %s)", path, len(key), path)
+	}
+	return key, nil
+}
+
+// setupTLS creates (or loads) the local CA, the listener certificates, and
+// the CA files the task trusts.
+func (s *Server) setupTLS() error {
+	t := s.cfg.TLS
+	var err error
+	if t.CACertFile != "" {
+		certPEM, rerr := os.ReadFile(t.CACertFile)
+		if rerr != nil {
+			return fmt.Errorf("read tls.ca_cert_file: %w", rerr)
+		}
+		keyPEM, rerr := os.ReadFile(t.CAKeyFile)
+		if rerr != nil {
+			return fmt.Errorf("read tls.ca_key_file: %w", rerr)
+		}
+		s.ca, err = certs.LoadCA(certPEM, keyPEM, certs.CAOptions{Now: s.now})
+	} else {
+		validity := s.cfg.Task.TTL.D() + time.Hour
+		s.ca, err = certs.NewCA(certs.CAOptions{Validity: validity, Now: s.now})
+	}
+	if err != nil {
+		return fmt.Errorf("local CA: %w", err)
+	}
+	if s.serverCerts, err = s.ca.NewServerCerts(certs.DefaultHosts, t.LeafValidity.D()); err != nil {
+		return fmt.Errorf("listener certificate: %w", err)
+	}
+	s.localDir = s.cfg.Local.Dir
+	if s.localDir == "" {
+		if s.opts.Exec {
+			if s.localDir, err = os.MkdirTemp("", "airlock-"); err != nil {
+				return fmt.Errorf("create local dir: %w", err)
+			}
+			s.ownLocalDir = true
+		} else {
+			s.localDir = DefaultLocalDir
+		}
+	}
+	if err := os.MkdirAll(s.localDir, 0o750); err != nil {
+		return fmt.Errorf("create local dir: %w", err)
+	}
+	s.caFile = filepath.Join(s.localDir, "ca.pem")
+	if err := s.ca.WriteCertFile(s.caFile); err != nil {
+		return fmt.Errorf("write CA file: %w", err)
+	}
+	// A bundle of the system roots and the local CA, for variables such as
+	// SSL_CERT_FILE that replace the roots rather than add to them.
+	bundle := append([]byte{}, s.ca.CertPEM()...)
+	for _, sys := range []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"} {
+		if b, err := os.ReadFile(sys); err == nil {
+			bundle = append(append(bundle, '\n'), b...)
+			break
+		}
+	}
+	s.bundleFile = filepath.Join(s.localDir, "ca-bundle.pem")
+	if err := writeFileAtomic(s.bundleFile, bundle, 0o644); err != nil {
+		return err
+	}
+	s.step("local CA ready")
+	return nil
+}
+
+func (s *Server) listenProtocols() error {
+	if s.opts.Handlers == nil {
+		return nil
+	}
+	h, err := s.opts.Handlers(&Env{Config: s.cfg, Gate: s.gate, Local: s.local, CA: s.ca,
+		ServerTLS: s.serverCerts.TLSConfig(), Log: s.log, Metrics: s.Metrics})
+	if err != nil {
+		return fmt.Errorf("set up protocols: %w", err)
+	}
+	if h.Postgres != nil && s.cfg.Postgres != nil {
+		ln, err := s.listen("postgres", s.cfg.Listen.Postgres)
+		if err != nil {
+			return err
+		}
+		go s.acceptLoop("postgres", ln, h.Postgres)
+	}
+	if h.S3 != nil && s.cfg.S3 != nil {
+		ln, err := s.listen("s3", s.cfg.Listen.S3)
+		if err != nil {
+			return err
+		}
+		if !s.cfg.S3.PlainHTTP {
+			ln = tls.NewListener(ln, s.serverCerts.TLSConfig())
+		}
+		s.serveHTTP("s3", ln, h.S3)
+	}
+	if h.Egress != nil && s.cfg.Egress != nil {
+		ln, err := s.listen("http_proxy", s.cfg.Listen.HTTPProxy)
+		if err != nil {
+			return err
+		}
+		s.serveHTTP("http_proxy", ln, h.Egress)
+	}
+	return nil
+}
+
+func (s *Server) listen(name, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s on %s: %w", name, addr, err)
+	}
+	s.lns = append(s.lns, ln)
+	s.listened[name] = ln.Addr()
+	s.step(fmt.Sprintf("%s listening on %s", name, ln.Addr()))
+	return ln, nil
+}
+
+func (s *Server) serveHTTP(name string, ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: newStdLogger(s.log, name)}
+	s.https = append(s.https, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Stop(StopReason{Kind: "error", Detail: name + ": " + err.Error(), Code: ExitFailure})
+		}
+	}()
+}
+
+func (s *Server) acceptLoop(name string, ln net.Listener, h ConnHandler) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			s.Stop(StopReason{Kind: "error", Detail: name + " accept: " + err.Error(), Code: ExitFailure})
+			return
+		}
+		if !s.conns.add(c) { // draining
+			c.Close()
+			continue
+		}
+		s.Metrics.Accepted.WithLabelValues(name).Inc()
+		s.Metrics.Connections.WithLabelValues(name).Inc()
+		go func() {
+			defer func() {
+				c.Close()
+				s.conns.done(c)
+				s.Metrics.Connections.WithLabelValues(name).Dec()
+			}()
+			if err := h.ServeConn(s.connCtx, c); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Debug().Err(err).Str("protocol", name).Str("client", c.RemoteAddr().String()).Msg("connection ended")
+			}
+		}()
+	}
+}
+
+func (s *Server) listenDetail() string {
+	var parts []string
+	for _, n := range []string{"postgres", "s3", "http_proxy", "admin"} {
+		if a, ok := s.listened[n]; ok {
+			parts = append(parts, n+"="+a.String())
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (s *Server) armDeadline() {
+	ttl := s.cfg.Task.TTL.D()
+	remaining := ttl - s.now().Sub(s.startedAt)
+	s.deadline = time.AfterFunc(max(remaining, 0), func() {
+		s.gate.Close(fmt.Sprintf("task deadline passed (task.ttl %s)", ttl))
+		s.Stop(StopReason{Kind: "deadline", Detail: "task.ttl " + ttl.String() + " passed", Code: ExitDeadline})
+	})
+}
+
+// Stop asks the server to stop; the first reason wins.
+func (s *Server) Stop(r StopReason) {
+	s.stopOnce.Do(func() { s.stop <- r })
+}
+
+// Stopping returns the channel the stop reason arrives on.
+func (s *Server) Stopping() <-chan StopReason { return s.stop }
+
+// Shutdown drains and closes everything, writes the exit checkpoint, and
+// flushes the audit log. It returns the exit code for reason.
+func (s *Server) Shutdown(reason StopReason) int {
+	s.state.Store(int32(stateDraining))
+	if s.deadline != nil {
+		s.deadline.Stop()
+	}
+	code := reason.Code
+	_ = s.audit.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseDrain, Detail: reason.Kind + ": " + reason.Detail})
+	s.log.Info().Str("reason", reason.Kind).Str("detail", reason.Detail).Msg("draining")
+	drain := s.cfg.Shutdown.Drain.D()
+	if reason.Kind == "deadline" {
+		drain = 0 // deny, close, exit
+	}
+	s.drain(drain)
+	// Credentials are revoked here (the broker), after connections close.
+	s.state.Store(int32(stateStopped))
+	err := s.audit.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseExit,
+		Detail: fmt.Sprintf("%s: %s (exit %d)", reason.Kind, reason.Detail, code)})
+	if cerr := s.audit.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.log.Error().Err(err).Msg("audit log could not be completed")
+		if code == ExitOK {
+			code = ExitFailure
+		}
+	}
+	if s.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.admin.Shutdown(ctx)
+		cancel()
+	}
+	s.cleanLocal()
+	s.log.Info().Int("exit_code", code).Msg("airlock stopped")
+	return code
+}
+
+// drain stops accepting, lets open connections finish for up to d, then
+// closes them.
+func (s *Server) drain(d time.Duration) {
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, h := range s.https {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = h.Shutdown(ctx) }()
+	}
+	if !s.conns.wait(ctx) {
+		s.log.Warn().Int("open", s.conns.count()).Dur("drain", d).Msg("drain bound reached; closing connections")
+	}
+	s.cancel()
+	s.conns.closeAll()
+	wg.Wait()
+	for _, h := range s.https {
+		h.Close()
+	}
+}
+
+// closeAll releases listeners after a failed start.
+func (s *Server) closeAll() {
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	for _, h := range s.https {
+		h.Close()
+	}
+	if s.admin != nil {
+		s.admin.Close()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.deadline != nil {
+		s.deadline.Stop()
+	}
+}
+
+func (s *Server) cleanLocal() {
+	if s.ownLocalDir && s.localDir != "" {
+		os.RemoveAll(s.localDir)
+	}
+}
+
+// connSet tracks open connections for drain.
+type connSet struct {
+	mu      sync.Mutex
+	m       map[net.Conn]struct{}
+	closed  bool
+	changed chan struct{}
+}
+
+func (cs *connSet) add(c net.Conn) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.closed {
+		return false
+	}
+	if cs.m == nil {
+		cs.m = map[net.Conn]struct{}{}
+		cs.changed = make(chan struct{})
+	}
+	cs.m[c] = struct{}{}
+	return true
+}
+
+func (cs *connSet) done(c net.Conn) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.m, c)
+	if len(cs.m) == 0 && cs.changed != nil {
+		close(cs.changed)
+		cs.changed = make(chan struct{})
+	}
+}
+
+func (cs *connSet) count() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return len(cs.m)
+}
+
+// wait blocks until no connection is open or ctx ends; it reports which.
+func (cs *connSet) wait(ctx context.Context) bool {
+	for {
+		cs.mu.Lock()
+		n, ch := len(cs.m), cs.changed
+		cs.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (cs *connSet) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.closed = true
+	for c := range cs.m {
+		c.Close()
+	}
+}
