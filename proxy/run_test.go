@@ -84,7 +84,7 @@ func TestChildEnvCanary(t *testing.T) {
 	t.Setenv("AWS_SESSION_TOKEN", canary)
 	t.Setenv("PGPASSWORD", canary)
 	t.Setenv("VAULT_TOKEN", canary)
-	t.Setenv("UPSTREAM_PW", canary)                       // named by password_env
+	t.Setenv("UPSTREAM_PW", canary)                      // named by password_env
 	t.Setenv("SOME_URL", "postgres://u:"+canary+"@db/x") // carries the named secret's value
 	t.Setenv("HARMLESS", "keep-me")
 	boot := filepath.Join(t.TempDir(), "x")
