@@ -1,5 +1,5 @@
 # Airlock. `make test` and `make demo` install what they need themselves
-# (Go modules; later MinIO into bin/ and Debian packages, via scripts/deps.sh).
+# (Go modules, Debian packages, MinIO into bin/: see scripts/deps.sh).
 GO      ?= go
 BIN     := $(CURDIR)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -7,7 +7,12 @@ LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: build test demo bench fuzz vet clean
+.PHONY: build test demo bench fuzz vet clean deps
+
+# Debian packages, the unprivileged user PostgreSQL test clusters run as,
+# and MinIO into bin/ (idempotent; seconds when everything is there).
+deps:
+	./scripts/deps.sh
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/airlock ./cmd/airlock
@@ -17,7 +22,7 @@ vet:
 	$(GO) vet ./...
 
 # All tests: unit, fuzz seed corpora (run as regression tests), examples.
-test: vet
+test: deps vet
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # The quickstart: a sample task under `airlock exec`, allowed and denied

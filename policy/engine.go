@@ -178,6 +178,9 @@ func (e *Engine) Decide(req *Request) Decision {
 	act.req, act.nowSet = req, false
 	defer func() { act.req = nil; e.acts.Put(act) }()
 
+	if req.Guard != "" {
+		return Decision{Reason: "guard rail: " + req.Guard} // no rule, no mode lifts it
+	}
 	if why := checkBounds(req); why != "" {
 		return e.finish(Decision{Reason: why})
 	}

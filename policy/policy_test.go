@@ -269,3 +269,14 @@ func TestSizeBoundsDeny(t *testing.T) {
 		t.Fatalf("a quadratic rule over 1000-entry lists should be metered: %+v", heavy.Describe())
 	}
 }
+
+func TestGuardRailsBeatRulesAndObserve(t *testing.T) {
+	e, err := policy.Compile([]policy.Rule{{Name: "all", Allow: `true`}}, policy.Options{Observe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := e.Decide(&policy.Request{Protocol: "postgres", Guard: "COPY ... PROGRAM is never allowed", SQL: policy.SQL{Kind: "copy_to"}})
+	if d.Allow || d.WouldDeny || d.Reason != "guard rail: COPY ... PROGRAM is never allowed" {
+		t.Fatalf("got %+v", d)
+	}
+}

@@ -15,7 +15,10 @@ const (
 type Request struct {
 	// ID identifies the request in its audit record and in a denial's
 	// message; not visible to rules.
-	ID       string    `yaml:"id"`
+	ID string `yaml:"id"`
+	// Guard, when set, is a built-in guard rail the request trips: it is
+	// denied with this reason whatever the rules and the mode say.
+	Guard    string    `yaml:"guard"`
 	Protocol string    `yaml:"protocol"`
 	Task     Task      `yaml:"task"`
 	Conn     Conn      `yaml:"conn"`
