@@ -101,8 +101,12 @@ type Postgres struct {
 	// and unix socket only) or "trust" (no token; development only).
 	ClientAuth string `yaml:"client_auth"`
 	// Session pins upstream session parameters (e.g. search_path); the client
-	// cannot change them.
+	// cannot change them. search_path is always pinned (default "public"),
+	// so that unqualified names resolve the same for Airlock and the server.
 	Session map[string]string `yaml:"session"`
+	// PlainText serves the local listener without TLS (SSLRequest is
+	// answered 'N'). Default: TLS offered with the local CA's certificate.
+	PlainText bool `yaml:"plaintext"`
 	// Credentials is where the upstream login comes from.
 	Credentials PostgresCredentials `yaml:"credentials"`
 }

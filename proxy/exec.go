@@ -124,5 +124,8 @@ func (s *Server) heldSecretValues() []string {
 	if s.opts.HeldSecrets != nil {
 		out = append(out, s.opts.HeldSecrets()...)
 	}
+	for _, f := range s.held {
+		out = append(out, f()...)
+	}
 	return out
 }

@@ -44,6 +44,9 @@ type Env struct {
 	ServerTLS *tls.Config // the loopback listeners' certificate
 	Log       zerolog.Logger
 	Metrics   *Metrics
+	// HoldSecrets registers a source of held upstream secret values, which
+	// exec mode keeps out of the child's environment.
+	HoldSecrets func(func() []string)
 }
 
 // Options are the server's dependencies.
@@ -114,6 +117,7 @@ type Server struct {
 	caFile      string
 	bundleFile  string
 	taskEnv     []string
+	held        []func() []string
 
 	adminLn  net.Listener
 	admin    *http.Server
@@ -325,7 +329,8 @@ func (s *Server) listenProtocols() error {
 		return nil
 	}
 	h, err := s.opts.Handlers(&Env{Config: s.cfg, Gate: s.gate, Local: s.local, CA: s.ca,
-		ServerTLS: s.serverCerts.TLSConfig(), Log: s.log, Metrics: s.Metrics})
+		ServerTLS: s.serverCerts.TLSConfig(), Log: s.log, Metrics: s.Metrics,
+		HoldSecrets: func(f func() []string) { s.held = append(s.held, f) }})
 	if err != nil {
 		return fmt.Errorf("set up protocols: %w", err)
 	}

@@ -42,7 +42,7 @@ func cmdServe(args []string, execMode bool, stderr io.Writer) (int, error) {
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(signals)
 
-	srv := proxy.New(cfg, proxy.Options{Log: log, Exec: execMode, Handlers: protocolHandlers})
+	srv := proxy.New(cfg, proxy.Options{Log: log, Exec: execMode, Handlers: proxy.ProtocolHandlers})
 	if err := srv.Start(context.Background()); err != nil {
 		log.Error().Err(err).Msg("airlock could not start")
 		return proxy.ExitFailure, nil
@@ -51,18 +51,6 @@ func cmdServe(args []string, execMode bool, stderr io.Writer) (int, error) {
 		return srv.Run(signals), nil
 	}
 	return srv.Exec(argv, signals, proxy.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, InIsTerminal: isTerminal(os.Stdin)}), nil
-}
-
-// protocolHandlers wires the protocol packages into the core.
-func protocolHandlers(env *proxy.Env) (proxy.Handlers, error) {
-	var h proxy.Handlers
-	if env.Config.Postgres != nil {
-		env.Log.Warn().Msg("postgres: the PostgreSQL path is not in this build yet; its listener stays closed")
-	}
-	if env.Config.S3 != nil {
-		env.Log.Warn().Msg("s3: the S3 path is not in this build yet; its listener stays closed")
-	}
-	return h, nil
 }
 
 func newLogger(c proxy.Log, w io.Writer) zerolog.Logger {

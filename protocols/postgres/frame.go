@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// A frame is one protocol message after startup: a type byte, a 4-byte
+// length that counts itself, and a body. The relay reads frame headers and
+// decodes only the bodies it must inspect; everything else is copied through
+// in bounded chunks, so a large DataRow or Bind never sits in memory whole.
+
+const headerLen = 5
+
+type frameReader struct {
+	r   *bufio.Reader
+	hdr [headerLen]byte
+}
+
+func newFrameReader(r io.Reader, size int) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, size)}
+}
+
+// next reads a frame header and returns the type and body length.
+func (f *frameReader) next() (byte, int, error) {
+	if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
+		return 0, 0, err
+	}
+	n := int(binary.BigEndian.Uint32(f.hdr[1:])) - 4
+	if n < 0 {
+		return 0, 0, fmt.Errorf("message %q: invalid length %d", f.hdr[0], n+4)
+	}
+	return f.hdr[0], n, nil
+}
+
+var errTooLong = errors.New("message body too long")
+
+// body reads a body of n bytes into buf (grown as needed) when n <= max.
+// A longer body is read and thrown away, and errTooLong returned, so the
+// stream stays in step.
+func (f *frameReader) body(buf []byte, n, max int) ([]byte, error) {
+	if n > max {
+		if _, err := f.r.Discard(n); err != nil {
+			return nil, err
+		}
+		return nil, errTooLong
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err := io.ReadFull(f.r, buf)
+	return buf, err
+}
+
+// copyBody copies a frame (header already read) to w.
+func (f *frameReader) copyFrame(w *bufio.Writer, typ byte, n int) error {
+	if err := writeHeader(w, typ, n); err != nil {
+		return err
+	}
+	_, err := io.CopyN(w, f.r, int64(n))
+	return err
+}
+
+func writeHeader(w *bufio.Writer, typ byte, n int) error {
+	var h [headerLen]byte
+	h[0] = typ
+	binary.BigEndian.PutUint32(h[1:], uint32(n+4))
+	_, err := w.Write(h[:])
+	return err
+}
+
+func writeFrame(w *bufio.Writer, typ byte, body []byte) error {
+	if err := writeHeader(w, typ, len(body)); err != nil {
+		return err
+	}
+	_, err := w.Write(body)
+	return err
+}
+
+// cstring splits a NUL-terminated string off the front of b.
+func cstring(b []byte) (string, []byte, bool) {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i]), b[i+1:], true
+		}
+	}
+	return "", nil, false
+}

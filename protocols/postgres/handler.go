@@ -1,0 +1,254 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/rs/zerolog"
+	"github.com/xdg-go/scram"
+
+	"github.com/airlockproxy/airlock/policy"
+	"github.com/airlockproxy/airlock/proxy/secret"
+)
+
+// Config is what a Handler needs. Check, Connect and Classifier are required.
+type Config struct {
+	// Check decides one statement and records the decision (the proxy's gate).
+	Check func(*policy.Request) policy.Decision
+	// Connect opens an authenticated upstream connection with the held
+	// credential, passing params (allowed client startup parameters) and the
+	// pinned session parameters.
+	Connect func(ctx context.Context, params map[string]string) (*pgconn.PgConn, error)
+	// Classifier turns SQL text into statements.
+	Classifier *Classifier
+	// ClientAuth is AuthSCRAM (default), AuthPassword or AuthTrust.
+	ClientAuth string
+	// Token is the per-run local password.
+	Token secret.Secret
+	// TLS, when set, is offered to clients (SSLRequest and direct TLS).
+	TLS *tls.Config
+	// RequireTLS refuses clients that do not use TLS.
+	RequireTLS bool
+	// Database is the upstream database (sql.database; the only one served).
+	Database string
+	// Pinned are session parameters the client may not change (lower-case
+	// names): SET of them is a guard rail, and a ParameterStatus showing one
+	// changed ends the session.
+	Pinned map[string]string
+	// MaxMessage bounds a client message Airlock must read whole (Query,
+	// Parse); default 1 MiB. Longer statements are denied. Other messages
+	// stream through.
+	MaxMessage int
+	// StartupTimeout bounds startup, authentication and the upstream
+	// connection; default 30s.
+	StartupTimeout time.Duration
+	// Log is the diagnostic log.
+	Log zerolog.Logger
+}
+
+// Handler serves PostgreSQL client connections.
+type Handler struct {
+	cfg       Config
+	scram     *scram.Server
+	directTLS *tls.Config
+	pinned    map[string]string
+	cache     classCache
+	cancels   sync.Map // cancelKey → upstreamKey
+	connSeq   atomic.Uint64
+}
+
+// New checks cfg and returns a Handler.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Check == nil || cfg.Connect == nil || cfg.Classifier == nil {
+		return nil, errors.New("postgres: Check, Connect and Classifier are required")
+	}
+	if cfg.ClientAuth == "" {
+		cfg.ClientAuth = AuthSCRAM
+	}
+	if cfg.ClientAuth != AuthTrust && cfg.Token.IsZero() {
+		return nil, errors.New("postgres: a local token is required unless client auth is trust")
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = 1 << 20
+	}
+	if cfg.StartupTimeout == 0 {
+		cfg.StartupTimeout = 30 * time.Second
+	}
+	h := &Handler{cfg: cfg, pinned: map[string]string{}}
+	for k, v := range cfg.Pinned {
+		h.pinned[strings.ToLower(k)] = v
+	}
+	// Always pinned: who the session is, and the encoding the parser assumes.
+	for _, k := range []string{"session_authorization", "is_superuser", "role", "client_encoding"} {
+		if _, ok := h.pinned[k]; !ok {
+			h.pinned[k] = ""
+		}
+	}
+	if cfg.ClientAuth == AuthSCRAM {
+		s, err := newSCRAMServer(cfg.Token.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("postgres: SCRAM: %w", err)
+		}
+		h.scram = s
+	}
+	if cfg.TLS != nil {
+		h.directTLS = cfg.TLS.Clone()
+		h.directTLS.NextProtos = []string{"postgresql"}
+	}
+	return h, nil
+}
+
+// session is one client connection.
+type session struct {
+	h      *Handler
+	ctx    context.Context
+	client net.Conn
+	cr     *frameReader
+	cw     *bufio.Writer
+	up     net.Conn
+	ur     *frameReader
+	uw     *bufio.Writer
+	conn   policy.Conn
+	queue  respQueue
+	// prepared remembers SQL-level PREPAREs for EXECUTE's tables.
+	prepared map[string]policy.SQL
+	upParams map[string]string
+	buf      []byte
+}
+
+// ServeConn serves one client connection until it ends or ctx is done.
+func (h *Handler) ServeConn(ctx context.Context, c net.Conn) error {
+	_ = c.SetDeadline(time.Now().Add(h.cfg.StartupTimeout))
+	c, st, err := h.readStartup(c)
+	if err != nil && !errors.Is(err, errPlaintext) {
+		return err
+	}
+	if st.cancel != nil {
+		h.cancel(ctx, st.cancel)
+		return nil
+	}
+	s := &session{h: h, ctx: ctx, client: c, prepared: map[string]policy.SQL{},
+		cr: newFrameReader(c, 16<<10), cw: bufio.NewWriterSize(c, 16<<10)}
+	s.conn = policy.Conn{ID: fmt.Sprintf("pg-%d", h.connSeq.Add(1)), Protocol: policy.ProtocolPostgres,
+		Client: c.RemoteAddr().String()}
+	if errors.Is(err, errPlaintext) {
+		return s.fatal("28000", err.Error())
+	}
+	s.conn.User = st.params["user"]
+	s.conn.ApplicationName = st.params["application_name"]
+	params, refused := h.upstreamParams(st)
+	if refused != "" {
+		s.guard("startup refused: "+refused, "login")
+		return s.fatal("08004", "airlock: "+refused)
+	}
+	if st.minor > 2 || len(st.opts) > 0 {
+		if err := s.sendClient(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: min(st.minor, 2), UnrecognizedOptions: st.opts}); err != nil {
+			return err
+		}
+	}
+	if err := s.authenticate(); err != nil {
+		if errors.Is(err, errAuthFailed) {
+			s.guard("authentication failed: wrong local token", "login")
+			return s.fatal("28P01", fmt.Sprintf("password authentication failed for user %q", s.conn.User))
+		}
+		return err
+	}
+	upCtx, cancel := context.WithTimeout(ctx, h.cfg.StartupTimeout)
+	pc, err := h.cfg.Connect(upCtx, params)
+	cancel()
+	if err != nil {
+		h.cfg.Log.Warn().Err(err).Str("conn", s.conn.ID).Msg("upstream connection failed")
+		return s.fatal("08006", "airlock: the upstream database refused the connection; see Airlock's log")
+	}
+	hj, err := pc.Hijack()
+	if err != nil {
+		pc.Close(ctx)
+		return fmt.Errorf("hijack upstream: %w", err)
+	}
+	s.up = hj.Conn
+	defer s.up.Close()
+	s.ur = newFrameReader(s.up, 32<<10)
+	s.uw = bufio.NewWriterSize(s.up, 16<<10)
+	s.upParams = hj.ParameterStatuses
+	key := h.register(hj, st.minor)
+	defer h.cancels.Delete(key)
+	if err := s.greet(hj, key); err != nil {
+		return err
+	}
+	_ = c.SetDeadline(time.Time{})
+	return s.relay()
+}
+
+// greet finishes the client's startup: AuthenticationOk, the upstream's
+// parameters, Airlock's own cancel key, ReadyForQuery.
+func (s *session) greet(hj *pgconn.HijackedConn, key cancelKey) error {
+	if err := s.sendClient(&pgproto3.AuthenticationOk{}); err != nil {
+		return err
+	}
+	for k, v := range hj.ParameterStatuses {
+		if err := s.sendClient(&pgproto3.ParameterStatus{Name: k, Value: v}); err != nil {
+			return err
+		}
+	}
+	pid := binary.BigEndian.Uint32([]byte(key[:4]))
+	if err := s.sendClient(&pgproto3.BackendKeyData{ProcessID: pid, SecretKey: []byte(key[4:])}); err != nil {
+		return err
+	}
+	if err := s.sendClient(&pgproto3.ReadyForQuery{TxStatus: hj.TxStatus}); err != nil {
+		return err
+	}
+	return s.cw.Flush()
+}
+
+// fatal sends a FATAL ErrorResponse and ends the session.
+func (s *session) fatal(code, msg string) error {
+	_ = s.sendClient(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: msg})
+	_ = s.cw.Flush()
+	return fmt.Errorf("session refused: %s", msg)
+}
+
+// guard records a denial that no rule decides (a guard rail) and returns
+// it with its request id.
+func (s *session) guard(reason, action string) (policy.Decision, string) {
+	req := policy.Request{Protocol: policy.ProtocolPostgres, Conn: s.conn, Guard: reason,
+		SQL: policy.SQL{Kind: action, Database: s.h.cfg.Database}}
+	d := s.h.cfg.Check(&req)
+	return d, req.ID
+}
+
+// cancelKey is Airlock's key data for one session: 4 bytes of process id
+// and the secret, as the client will send them back.
+type cancelKey string
+
+type upstreamKey struct {
+	pid    uint32
+	secret []byte
+	config *pgconn.Config
+}
+
+func (h *Handler) register(hj *pgconn.HijackedConn, minor uint32) cancelKey {
+	n := 4 + 4 // protocol 3.0: a 4-byte secret
+	if minor >= 2 {
+		n = 4 + 32
+	}
+	for {
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		k := cancelKey(b)
+		if _, taken := h.cancels.LoadOrStore(k, upstreamKey{pid: hj.PID, secret: hj.SecretKey, config: hj.Config}); !taken {
+			return k
+		}
+	}
+}

@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/airlockproxy/airlock/proxy/secret"
+)
+
+// Upstream addresses the real server.
+type Upstream struct {
+	Host     string // host name, address, or unix socket directory
+	Port     int
+	Database string
+	TLS      *tls.Config // nil: no TLS
+	// Session holds the pinned session parameters, set at connection start.
+	Session map[string]string
+	// Login returns the user and password to log in with, fresh for each
+	// connection (tokens such as RDS IAM's are per login).
+	Login func(ctx context.Context) (user string, password secret.Secret, err error)
+}
+
+// Dialer returns a Config.Connect for up. Nothing from Airlock's own
+// environment (PG* variables, ~/.pgpass, service files) reaches the
+// upstream connection: every field is set here.
+func Dialer(up Upstream) func(ctx context.Context, params map[string]string) (*pgconn.PgConn, error) {
+	return func(ctx context.Context, params map[string]string) (*pgconn.PgConn, error) {
+		user, pw, err := up.Login(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("upstream credential: %w", err)
+		}
+		cfg, err := pgconn.ParseConfig("sslmode=disable")
+		if err != nil {
+			return nil, fmt.Errorf("upstream config: %w", err)
+		}
+		cfg.Host, cfg.Port, cfg.Database = up.Host, uint16(up.Port), up.Database
+		cfg.User, cfg.Password = user, pw.Reveal()
+		cfg.TLSConfig = up.TLS
+		if up.TLS != nil && up.TLS.ServerName == "" && !strings.HasPrefix(up.Host, "/") {
+			cfg.TLSConfig = up.TLS.Clone()
+			cfg.TLSConfig.ServerName = up.Host
+		}
+		cfg.Fallbacks = nil
+		cfg.ValidateConnect = nil
+		cfg.AfterConnect = nil
+		cfg.RuntimeParams = map[string]string{}
+		for k, v := range params {
+			cfg.RuntimeParams[k] = v
+		}
+		for k, v := range up.Session {
+			cfg.RuntimeParams[k] = v
+		}
+		cfg.RuntimeParams["client_encoding"] = "UTF8"
+		c, err := pgconn.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return nil, scrub(err, pw.Reveal())
+		}
+		return c, nil
+	}
+}
+
+// scrub keeps the password out of an error's text.
+func scrub(err error, password string) error {
+	if password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), password, "[REDACTED]"))
+}
