@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/airlockproxy/airlock/proxy"
 )
@@ -36,6 +37,14 @@ var overrides = []override{
 	{"audit-key-file", "AIRLOCK_AUDIT_KEY_FILE", "audit.key_file", setString(func(c *proxy.Config) *string { return &c.Audit.KeyFile })},
 	{"local-dir", "AIRLOCK_LOCAL_DIR", "local.dir", setString(func(c *proxy.Config) *string { return &c.Local.Dir })},
 	{"log-level", "AIRLOCK_LOG_LEVEL", "log.level: debug, info, warn or error", setString(func(c *proxy.Config) *string { return &c.Log.Level })},
+	{"sigterm-exit-code", "AIRLOCK_SIGTERM_EXIT_CODE", "shutdown.sigterm_exit_code: run mode's exit code after SIGTERM", func(c *proxy.Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		c.Shutdown.SigtermExitCode = n
+		return nil
+	}},
 }
 
 // configFlags registers -c and, with withOverrides, the override flags.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -107,5 +109,41 @@ func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "airlock ") {
 		t.Fatalf("%d %q", code, out)
+	}
+}
+
+// TestRunWaitShutdown: `airlock run` serves until `airlock shutdown`;
+// `airlock wait` returns once it is ready; the exit code is the configured
+// one for a requested stop (0).
+func TestRunWaitShutdown(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := ln.Addr().String()
+	ln.Close()
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := run(t, "run", "-c", "testdata/policy.yaml", "--admin", admin, "--local-dir", filepath.Join(dir, "local"),
+			"--audit", filepath.Join(dir, "audit.jsonl"))
+		done <- code
+	}()
+	if code, out, errs := run(t, "wait", "--admin", admin, "--timeout", "20s"); code != 0 || !strings.Contains(out, "ready") {
+		t.Fatalf("wait: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := run(t, "shutdown", "--admin", admin); code != 0 || !strings.Contains(out, "stopping") {
+		t.Fatalf("shutdown: %d %s %s", code, out, errs)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run exited %d", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not stop after shutdown")
+	}
+	if code, _, errs := run(t, "wait", "--admin", admin, "--timeout", "300ms"); code != 1 || !strings.Contains(errs, "not ready after 300ms") {
+		t.Fatalf("wait on a stopped sidecar: %d %s", code, errs)
 	}
 }
