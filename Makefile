@@ -31,8 +31,9 @@ demo: build
 	./examples/quickstart/demo.sh
 
 # Benchmarks that print numbers (decision, audit record, …).
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./policy/ ./proxy/... ./certs/
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./policy/ ./proxy/... ./certs/ ./protocols/...
+	AIRLOCK_BENCH=1 $(GO) test -count=1 -v -run 'TestBench' -timeout 60m ./integration/
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 fuzz:

@@ -85,3 +85,17 @@ func mustContain(t *testing.T, what, s string, wants ...string) {
 		}
 	}
 }
+
+// waitPort waits (bounded) until something accepts on a loopback port.
+func waitPort(t *testing.T, port int) {
+	t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
+	for range 300 {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s", addr)
+}

@@ -56,13 +56,27 @@ func (f *frameReader) body(buf []byte, n, max int) ([]byte, error) {
 	return buf, err
 }
 
-// copyBody copies a frame (header already read) to w.
+// copyFrame copies a frame whose header was just read to w, through the
+// two buffers: no allocation, no write of its own (io.Copy would hand the
+// socket to TCPConn.ReadFrom and cost a syscall and a buffer per frame).
 func (f *frameReader) copyFrame(w *bufio.Writer, typ byte, n int) error {
 	if err := writeHeader(w, typ, n); err != nil {
 		return err
 	}
-	_, err := io.CopyN(w, f.r, int64(n))
-	return err
+	for n > 0 {
+		b, err := f.r.Peek(min(n, f.r.Size()))
+		if len(b) > 0 {
+			if _, werr := w.Write(b); werr != nil {
+				return werr
+			}
+			_, _ = f.r.Discard(len(b))
+			n -= len(b)
+		}
+		if err != nil && n > 0 {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeHeader(w *bufio.Writer, typ byte, n int) error {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +52,7 @@ type rig struct {
 	ca        *certs.CA
 }
 
-func startRig(t *testing.T, mut func(*postgres.Config)) *rig {
+func startRig(t testing.TB, mut func(*postgres.Config)) *rig {
 	t.Helper()
 	pg := pgtest.Start(t, pgtest.Options{})
 	pg.CreateDB(t, "app")
@@ -456,3 +457,5 @@ func TestDeniedStatements(t *testing.T) {
 	_, err := c.Exec(ctx, "EXECUTE nope", pgx.QueryExecModeSimpleProtocol)
 	wantDenied(t, err, "did not see prepared")
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
