@@ -211,3 +211,23 @@ print("password visible:", os.environ.get("PGPASSWORD") == "`+canaryPassword+`")
 	}
 	r.verify(t)
 }
+
+// TestUnixSocketListener: with listen.postgres_socket, psql reaches Airlock
+// through the socket directory, as libpq does with host=DIR.
+func TestUnixSocketListener(t *testing.T) {
+	r := newPGRig(t, "")
+	sock, err := os.MkdirTemp("", "als")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sock)
+	cfg, _ := os.ReadFile(r.config)
+	os.WriteFile(r.config, []byte(strings.Replace(string(cfg), "listen: {", "listen: {postgres_socket: "+sock+", ", 1)), 0o600)
+	res := r.exec(t, "sh", "-c", `psql -X -A -t -h "$0" -c "SELECT count(*) FROM orders"`, sock)
+	if res.code != 0 || strings.TrimSpace(res.stdout) != "100" {
+		t.Fatalf("psql over the unix socket: %d %q %s", res.code, res.stdout, res.stderr)
+	}
+	if entries, _ := os.ReadDir(sock); len(entries) != 0 {
+		t.Errorf("the socket file outlived airlock: %v", entries)
+	}
+}

@@ -70,6 +70,9 @@ type Listen struct {
 	// Postgres is the PostgreSQL listener. Default 127.0.0.1:5432 when the
 	// postgres section is present.
 	Postgres string `yaml:"postgres"`
+	// PostgresSocket is a directory for a unix socket listener too
+	// (.s.PGSQL.<port of listen.postgres>), as libpq expects with host=DIR.
+	PostgresSocket string `yaml:"postgres_socket"`
 	// S3 is the S3 endpoint listener. Default 127.0.0.1:9000 when the s3
 	// section is present.
 	S3 string `yaml:"s3"`

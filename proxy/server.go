@@ -340,6 +340,23 @@ func (s *Server) listenProtocols() error {
 			return err
 		}
 		go s.acceptLoop("postgres", ln, h.Postgres)
+		if dir := s.cfg.Listen.PostgresSocket; dir != "" {
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			path := filepath.Join(dir, ".s.PGSQL."+port)
+			_ = os.Remove(path) // a stale socket from a killed run
+			uln, err := net.Listen("unix", path)
+			if err != nil {
+				return fmt.Errorf("listen postgres on %s: %w", path, err)
+			}
+			if err := os.Chmod(path, 0o777); err != nil {
+				uln.Close()
+				return fmt.Errorf("listen postgres on %s: %w", path, err)
+			}
+			s.lns = append(s.lns, uln)
+			s.listened["postgres_socket"] = uln.Addr()
+			s.step("postgres listening on " + path)
+			go s.acceptLoop("postgres", uln, h.Postgres)
+		}
 	}
 	if h.S3 != nil && s.cfg.S3 != nil {
 		ln, err := s.listen("s3", s.cfg.Listen.S3)

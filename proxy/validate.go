@@ -88,6 +88,13 @@ func (c *Config) Validate() error {
 	v.listen("listen.admin", c.Listen.Admin, true)
 	v.listen("listen.postgres", c.Listen.Postgres, c.Postgres != nil)
 	v.listen("listen.s3", c.Listen.S3, c.S3 != nil)
+	if c.Listen.PostgresSocket != "" {
+		if c.Postgres == nil {
+			v.add("listen.postgres_socket", "set, but its section (postgres) is absent")
+		} else if st, err := os.Stat(c.Listen.PostgresSocket); err != nil || !st.IsDir() {
+			v.add("listen.postgres_socket", fmt.Sprintf("%s is not a directory", c.Listen.PostgresSocket))
+		}
+	}
 	v.listen("listen.http_proxy", c.Listen.HTTPProxy, c.Egress != nil)
 	if (c.TLS.CACertFile == "") != (c.TLS.CAKeyFile == "") {
 		v.add("tls", "set both ca_cert_file and ca_key_file, or neither (Airlock then generates an ephemeral CA)")
