@@ -446,6 +446,26 @@ func TestDeniedStatements(t *testing.T) {
 	if got := r.pg.Psql(t, "app", "SELECT count(*) FROM sales.orders WHERE amount > 0"); got != "100" {
 		t.Fatalf("denied statements changed orders: %s", got)
 	}
+	// Allowed statements of each classification shape run, and leave one
+	// allow record each.
+	for _, sql := range []string{
+		"WITH big AS (SELECT id FROM orders WHERE amount > 50) SELECT count(*) FROM big",
+		"SELECT (SELECT max(id) FROM orders), id FROM orders WHERE id IN (SELECT id FROM orders WHERE id < 3)",
+		"SELECT o.id FROM orders o JOIN orders p ON p.id = o.id + 1 LIMIT 1",
+		"EXPLAIN SELECT * FROM orders",
+		"EXPLAIN ANALYZE SELECT * FROM orders",
+		"INSERT INTO events (what) SELECT 'copied ' || id FROM orders WHERE id < 3",
+		"SET application_name = 'etl-job'",
+		"BEGIN; SELECT 1 FROM orders LIMIT 1; COMMIT",
+		"SELECT count(*) FROM sales.orders",
+	} {
+		if _, err := c.Exec(ctx, sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Errorf("allowed %q: %v", sql, err)
+		}
+	}
+	if got := r.pg.Psql(t, "app", "SELECT count(*) FROM sales.events"); got != "2" {
+		t.Errorf("INSERT … SELECT: %s events", got)
+	}
 	// SQL-level PREPARE/EXECUTE of an allowed statement works.
 	if _, err := c.Exec(ctx, "PREPARE q AS SELECT count(*) FROM orders", pgx.QueryExecModeSimpleProtocol); err != nil {
 		t.Fatal(err)
