@@ -45,7 +45,8 @@ func compileRule(env *cel.Env, expr string, costLimit uint64) (compiledRule, []i
 	if err != nil {
 		return compiledRule{}, []issue{{line: 1, col: 1, msg: "plan: " + err.Error()}}
 	}
-	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(checked.NativeRep())}, nil
+	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(checked.NativeRep()),
+		literals: stringLiterals(checked.NativeRep())}, nil
 }
 
 // referencedProtocols returns the protocols whose variables (sql, s3, http)
@@ -90,6 +91,17 @@ func badGlobPatterns(a *ast.AST) []issue {
 	}
 	for _, e := range ast.MatchDescendants(ast.NavigateAST(a), func(ast.NavigableExpr) bool { return true }) {
 		visit(e)
+	}
+	return out
+}
+
+// stringLiterals lists the string constants of an expression.
+func stringLiterals(a *ast.AST) []string {
+	var out []string
+	for _, e := range ast.MatchDescendants(ast.NavigateAST(a), ast.ConstantValueMatcher()) {
+		if s, ok := e.AsLiteral().(types.String); ok {
+			out = append(out, string(s))
+		}
 	}
 	return out
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,7 @@ type compiledRule struct {
 	deny      bool
 	prg       cel.Program
 	protocols protocolSet // the protocols the rule applies to
+	literals  []string    // string constants in the expression
 	tracked   bool        // evaluated with runtime cost tracking
 	maxCost   uint64      // estimated worst case
 	reason    string      // "allowed by rule x" / "denied by rule x"
@@ -211,7 +213,7 @@ func (e *Engine) Decide(req *Request) Decision {
 		if r.deny && denyAt < 0 {
 			denyAt = i
 		}
-		if !r.deny && allowAt < 0 {
+		if !r.deny && allowAt < 0 && (!req.NamedOnly || slices.Contains(r.literals, req.Action())) {
 			allowAt = i
 		}
 	}
@@ -232,6 +234,8 @@ func (e *Engine) Decide(req *Request) Decision {
 		d.Reason = evalErr
 	case allowAt >= 0:
 		d.Allow, d.Reason = true, e.rules[allowAt].reason
+	case req.NamedOnly && len(hits) > 0:
+		d.Reason = "no rule names " + req.Action() + " (configuration operations must be named)"
 	default:
 		d.Reason = ReasonNoRule
 	}

@@ -280,3 +280,25 @@ func TestGuardRailsBeatRulesAndObserve(t *testing.T) {
 		t.Fatalf("got %+v", d)
 	}
 }
+
+func TestNamedOnly(t *testing.T) {
+	e, err := policy.Compile([]policy.Rule{
+		{Name: "lake", Allow: `s3.bucket == "lake"`},
+		{Name: "acl", Allow: `s3.action in ["GetBucketAcl"] && s3.bucket == "lake"`},
+	}, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := e.Decide(&policy.Request{Protocol: "s3", NamedOnly: true, S3: policy.S3{Action: "PutBucketPolicy", Bucket: "lake"}})
+	if put.Allow || !strings.Contains(put.Reason, "no rule names PutBucketPolicy") {
+		t.Fatalf("a broad rule reached a configuration operation: %+v", put)
+	}
+	acl := e.Decide(&policy.Request{Protocol: "s3", NamedOnly: true, S3: policy.S3{Action: "GetBucketAcl", Bucket: "lake"}})
+	if !acl.Allow || acl.Reason != "allowed by rule acl" {
+		t.Fatalf("a naming rule should allow: %+v", acl)
+	}
+	get := e.Decide(&policy.Request{Protocol: "s3", S3: policy.S3{Action: "GetObject", Bucket: "lake", Key: "k"}})
+	if !get.Allow {
+		t.Fatalf("ordinary operations are unaffected: %+v", get)
+	}
+}

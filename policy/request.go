@@ -18,14 +18,19 @@ type Request struct {
 	ID string `yaml:"id"`
 	// Guard, when set, is a built-in guard rail the request trips: it is
 	// denied with this reason whatever the rules and the mode say.
-	Guard    string    `yaml:"guard"`
-	Protocol string    `yaml:"protocol"`
-	Task     Task      `yaml:"task"`
-	Conn     Conn      `yaml:"conn"`
-	SQL      SQL       `yaml:"sql"`
-	S3       S3        `yaml:"s3"`
-	HTTP     HTTP      `yaml:"http"`
-	Now      time.Time `yaml:"now"`
+	Guard string `yaml:"guard"`
+	// NamedOnly, when set, lets only allow rules that name the request's
+	// action as a string literal (e.g. s3.action == "PutBucketPolicy")
+	// allow it: a broad rule such as s3.bucket == "lake" does not reach
+	// configuration operations.
+	NamedOnly bool      `yaml:"named_only"`
+	Protocol  string    `yaml:"protocol"`
+	Task      Task      `yaml:"task"`
+	Conn      Conn      `yaml:"conn"`
+	SQL       SQL       `yaml:"sql"`
+	S3        S3        `yaml:"s3"`
+	HTTP      HTTP      `yaml:"http"`
+	Now       time.Time `yaml:"now"`
 }
 
 // Task identifies the task Airlock serves.
