@@ -19,6 +19,8 @@ import (
 	"github.com/airlockproxy/airlock/certs"
 	"github.com/airlockproxy/airlock/policy"
 	"github.com/airlockproxy/airlock/proxy/audit"
+	"github.com/airlockproxy/airlock/proxy/credentials"
+	"github.com/airlockproxy/airlock/proxy/secret"
 )
 
 // ConnHandler serves one client connection of a byte-stream protocol
@@ -44,6 +46,8 @@ type Env struct {
 	ServerTLS *tls.Config // the loopback listeners' certificate
 	Log       zerolog.Logger
 	Metrics   *Metrics
+	// PostgresLogin returns the held PostgreSQL login, fresh per connection.
+	PostgresLogin func(ctx context.Context) (string, secret.Secret, error)
 	// HoldSecrets registers a source of held upstream secret values, which
 	// exec mode keeps out of the child's environment.
 	HoldSecrets func(func() []string)
@@ -118,6 +122,7 @@ type Server struct {
 	bundleFile  string
 	taskEnv     []string
 	held        []func() []string
+	broker      *credentials.Broker
 
 	adminLn  net.Listener
 	admin    *http.Server
@@ -171,6 +176,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
 			s.closeAll()
+			s.stopCredentials() // whatever was obtained before the failure
 			if s.audit != nil {
 				_ = s.audit.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseExit, Detail: "start failed: " + err.Error()})
 				_ = s.audit.Close()
@@ -199,7 +205,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.step("admin endpoint on " + s.adminLn.Addr().String())
-	// Credentials are obtained here (the broker), before protocol listeners open.
+	if err := s.startCredentials(ctx); err != nil {
+		return err
+	}
 	if err := s.listenProtocols(); err != nil {
 		return err
 	}
@@ -329,7 +337,7 @@ func (s *Server) listenProtocols() error {
 		return nil
 	}
 	h, err := s.opts.Handlers(&Env{Config: s.cfg, Gate: s.gate, Local: s.local, CA: s.ca,
-		ServerTLS: s.serverCerts.TLSConfig(), Log: s.log, Metrics: s.Metrics,
+		ServerTLS: s.serverCerts.TLSConfig(), Log: s.log, Metrics: s.Metrics, PostgresLogin: s.postgresLogin,
 		HoldSecrets: func(f func() []string) { s.held = append(s.held, f) }})
 	if err != nil {
 		return fmt.Errorf("set up protocols: %w", err)
@@ -476,7 +484,7 @@ func (s *Server) Shutdown(reason StopReason) int {
 		drain = 0 // deny, close, exit
 	}
 	s.drain(drain)
-	// Credentials are revoked here (the broker), after connections close.
+	s.stopCredentials() // after connections close
 	s.state.Store(int32(stateStopped))
 	err := s.audit.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseExit,
 		Detail: fmt.Sprintf("%s: %s (exit %d)", reason.Kind, reason.Detail, code)})

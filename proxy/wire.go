@@ -6,7 +6,6 @@ import (
 
 	"github.com/airlockproxy/airlock/certs"
 	"github.com/airlockproxy/airlock/protocols/postgres"
-	"github.com/airlockproxy/airlock/proxy/credentials"
 )
 
 // ProtocolHandlers builds the protocol endpoints the configuration asks for.
@@ -20,7 +19,11 @@ func ProtocolHandlers(env *Env) (Handlers, error) {
 		h.Postgres = pg
 	}
 	if env.Config.S3 != nil {
-		env.Log.Warn().Msg("s3: the S3 path is not in this build yet; its listener stays closed")
+		h3, err := s3Handler(env)
+		if err != nil {
+			return h, fmt.Errorf("s3: %w", err)
+		}
+		h.S3 = h3
 	}
 	return h, nil
 }
@@ -45,18 +48,6 @@ func postgresHandler(env *Env) (*postgres.Handler, error) {
 			searchPath = append(searchPath, s)
 		}
 	}
-	cr := c.Credentials
-	if cr.Source != "static" {
-		return nil, fmt.Errorf("credential source %q is not in this build yet (use static)", cr.Source)
-	}
-	if env.Config.Postgres.Credentials.Source == "static" {
-		env.Log.Warn().Msg("postgres: static credentials are not short-lived; use ephemeral-role or vault in production")
-	}
-	login, err := credentials.NewStaticPostgres(cr.User, cr.PasswordFile, cr.PasswordEnv)
-	if err != nil {
-		return nil, err
-	}
-	env.HoldSecrets(login.Secrets)
 	u := c.Upstream
 	upTLS, err := certs.UpstreamTLS{Mode: u.SSLMode, CAFile: u.SSLRootCert, CertFile: u.SSLCert, KeyFile: u.SSLKey}.Config(u.Host)
 	if err != nil {
@@ -69,7 +60,7 @@ func postgresHandler(env *Env) (*postgres.Handler, error) {
 	return postgres.New(postgres.Config{
 		Check: env.Gate.Check,
 		Connect: postgres.Dialer(postgres.Upstream{Host: u.Host, Port: u.Port, Database: u.Database,
-			TLS: upTLS, Session: session, Login: login.Login}),
+			TLS: upTLS, Session: session, Login: env.PostgresLogin}),
 		Classifier: postgres.NewClassifier(searchPath, u.Database),
 		ClientAuth: c.ClientAuth,
 		Token:      env.Local.PGToken,

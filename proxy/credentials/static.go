@@ -1,9 +1,3 @@
-// Package credentials obtains the upstream credentials Airlock holds for
-// the task. Values live only in secret.Secret and in the dialer or signer
-// that uses them.
-//
-// This first part has the static PostgreSQL source; the broker that renews
-// and revokes short-lived credentials builds on it.
 package credentials
 
 import (
@@ -12,11 +6,17 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/airlockproxy/airlock/proxy/secret"
 )
 
-// StaticPostgres is a fixed user and password (development; not short-lived).
+// SourceStatic names the fixed-credential source.
+const SourceStatic = "static"
+
+// StaticPostgres is a fixed user and password (development; not
+// short-lived). As a [Source] it hands out the same login every time; it
+// does not expire and cannot be revoked.
 type StaticPostgres struct {
 	User     string
 	password secret.Secret
@@ -52,3 +52,19 @@ func (s *StaticPostgres) Login(context.Context) (string, secret.Secret, error) {
 
 // Secrets lists the held secret values, for keeping them out of the child's environment.
 func (s *StaticPostgres) Secrets() []string { return []string{s.password.Reveal()} }
+
+var _ Source = (*StaticPostgres)(nil)
+
+// Obtain returns the fixed login; it does not expire.
+func (s *StaticPostgres) Obtain(context.Context, time.Duration) (*Credential, error) {
+	return &Credential{ID: s.User, Source: SourceStatic, Upstream: UpstreamPostgres, User: s.User, Password: s.password}, nil
+}
+
+// Renew returns c unchanged: a static login has nothing to extend.
+func (s *StaticPostgres) Renew(_ context.Context, c *Credential, _ time.Duration) (*Credential, error) {
+	return c, nil
+}
+
+// Revoke returns ErrNoRevoke: Airlock did not create the login and cannot
+// end it.
+func (s *StaticPostgres) Revoke(context.Context, *Credential) error { return ErrNoRevoke }

@@ -1,0 +1,709 @@
+package s3
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/airlockproxy/airlock/policy"
+)
+
+// ActionUnknown is the action of a request Classify cannot name: an
+// unrecognised query parameter or sub-resource, a combination S3 does not
+// define, or an unexpected method. Rules deny it unless one names it.
+const ActionUnknown = "Unknown"
+
+// Limits of a DeleteObjects request, as S3 applies them.
+const (
+	MaxDeleteObjectsBody = 2 << 20 // bytes ParseDeleteObjects reads at most
+	MaxDeleteObjects     = 1000    // objects one request may name
+)
+
+const (
+	maxKeyBytes    = 1024
+	maxSubResource = 64 // longest parameter name echoed in Op.SubResource
+	s3XMLNamespace = "http://s3.amazonaws.com/doc/2006-03-01/"
+)
+
+// Errors Classify and ParseDeleteObjects return, wrapped with the detail.
+// Each comment names the S3 error code that answers it.
+var (
+	// ErrInvalidBucketName: the bucket in the host or path is not a valid
+	// bucket name (InvalidBucketName).
+	ErrInvalidBucketName = errors.New("invalid bucket name")
+	// ErrInvalidKey: an object key is empty where one is needed or is not
+	// valid UTF-8 (InvalidArgument).
+	ErrInvalidKey = errors.New("invalid object key")
+	// ErrKeyTooLong: an object key is longer than 1024 bytes (KeyTooLongError).
+	ErrKeyTooLong = errors.New("object key longer than 1024 bytes")
+	// ErrInvalidURI: a path or query that cannot be read one way only: bad
+	// escapes, a repeated parameter, a literal '+' in the path (InvalidURI).
+	ErrInvalidURI = errors.New("invalid request URI")
+	// ErrInvalidCopySource: a malformed x-amz-copy-source, or one on a
+	// request that is not a copy (InvalidArgument).
+	ErrInvalidCopySource = errors.New("invalid copy source")
+	// ErrNotImplemented: access point ARN copy sources and RenameObject's
+	// x-amz-rename-source (NotImplemented).
+	ErrNotImplemented = errors.New("not implemented")
+	// ErrMalformedXML: a DeleteObjects body that is not the strict form
+	// ParseDeleteObjects accepts (MalformedXML).
+	ErrMalformedXML = errors.New("malformed XML")
+)
+
+// Op is one classified S3 request: the operation and every object it names
+// outside a body.
+type Op struct {
+	// S3 is what rules see. Key is the object key decoded exactly once and
+	// never normalised; Prefix is set for listings ("" lists the whole
+	// bucket); SourceBucket and SourceKey for CopyObject and UploadPartCopy.
+	S3 policy.S3
+	// SourceVersionID is the version of the copy source, if it names one.
+	SourceVersionID string
+	// SubResource is the query parameter that selected the operation
+	// ("acl", "uploads", "uploadId", "list-type"…), "" for plain bucket and
+	// object operations. With ActionUnknown it is the parameter, or the
+	// '&'-joined combination, that was not recognised.
+	SubResource string
+	// NeedsBody is set for DeleteObjects: the keys are in the body, which
+	// must be read with ParseDeleteObjects and every key checked.
+	NeedsBody bool
+	// RawKey is Key as the request path carried it, still escaped. A
+	// forwarder should send this rather than a fresh encoding of Key.
+	RawKey string
+}
+
+// Classify maps an S3 request to its operation and the objects it touches.
+// The bucket comes from the Host (port stripped) when it ends with
+// "."+suffix for one of hostSuffixes (virtual-hosted style; the longest
+// suffix wins), otherwise from the first path segment. The key is the rest
+// of the escaped path, decoded once. Query parameters that only page, filter
+// or sign (prefix, max-keys, x-id, X-Amz-Signature…) do not change the
+// operation; any parameter it does not know makes it ActionUnknown.
+//
+// An error means the request is malformed or ambiguous and must be refused;
+// errors.Is against the Err values above picks the S3 error code.
+func Classify(r *http.Request, hostSuffixes []string) (Op, error) {
+	if r.URL == nil || r.URL.Opaque != "" {
+		return Op{}, fmt.Errorf("%w: not an origin-form request target", ErrInvalidURI)
+	}
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	bucket, err := hostBucket(host, hostSuffixes)
+	if err != nil {
+		return Op{}, err
+	}
+	path := r.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	if path[0] != '/' {
+		return Op{}, fmt.Errorf("%w: path does not start with /", ErrInvalidURI)
+	}
+	// AWS reads a literal '+' in the path as a space, other servers as a
+	// plus: the key would differ between the rule and the upstream.
+	if strings.IndexByte(path, '+') >= 0 {
+		return Op{}, fmt.Errorf("%w: literal '+' in path (send %%2B or %%20)", ErrInvalidURI)
+	}
+	rawKey := path[1:]
+	if bucket == "" && rawKey != "" {
+		var seg string
+		seg, rawKey, _ = strings.Cut(rawKey, "/")
+		if bucket, err = decodeBucket(seg); err != nil {
+			return Op{}, err
+		}
+	}
+	key, err := decodeKey(rawKey, true)
+	if err != nil {
+		return Op{}, err
+	}
+	query, err := classifyQuery(r.URL.RawQuery)
+	if err != nil {
+		return Op{}, err
+	}
+
+	op := Op{RawKey: rawKey}
+	op.S3 = policy.S3{Bucket: bucket, Key: key, VersionID: query["versionId"]}
+	op.S3.Action, op.SubResource = pickAction(r.Method, bucket, key, query)
+	switch op.S3.Action {
+	case "ListObjects", "ListObjectsV2", "ListObjectVersions", "ListMultipartUploads":
+		op.S3.Prefix = query["prefix"]
+	case "DeleteObjects":
+		op.NeedsBody = true
+	}
+	if err := classifyCopy(&op, r.Header); err != nil {
+		return Op{}, err
+	}
+	return op, nil
+}
+
+// pickAction names the operation from the method, the addressing level
+// (service, bucket, object) and the query parameters.
+func pickAction(method, bucket, key string, query map[string]string) (action, sub string) {
+	var subs, unknown []string
+	for name := range query {
+		switch {
+		case bucketOps[name] != nil || objectOps[name] != nil:
+			subs = append(subs, name)
+		case slices.Contains(qualifierParams, name) || ignoredParam(name):
+		default:
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return ActionUnknown, clip(unknown[0])
+	}
+	slices.Sort(subs)
+	sub = strings.Join(subs, "&")
+	if len(subs) > 1 {
+		return ActionUnknown, clip(sub)
+	}
+	switch {
+	case bucket == "":
+		if method == http.MethodGet && sub == "" {
+			action = "ListBuckets"
+		}
+	case key == "":
+		action = bucketOps[sub][method]
+	default:
+		action = objectOps[sub][method]
+	}
+	if action == "" {
+		return ActionUnknown, sub
+	}
+
+	// Qualifiers refine an operation and are valid on it alone.
+	for _, name := range qualifierParams {
+		if _, ok := query[name]; ok && opQualifier[action] != name {
+			return ActionUnknown, name
+		}
+	}
+	_, hasID := query["id"]
+	_, hasAnnotation := query["annotationName"]
+	_, hasPart := query["partNumber"]
+	switch {
+	case action == "ListObjectsV2" && query["list-type"] != "2",
+		action == "SelectObjectContent" && query["select-type"] != "2",
+		action == "UploadPart" && !hasPart:
+		return ActionUnknown, sub
+	case listWithoutID[action] != "" && !hasID:
+		action = listWithoutID[action]
+	case action == "GetObjectAnnotation" && !hasAnnotation:
+		action = "ListObjectAnnotations"
+	}
+	return action, sub
+}
+
+// classifyCopy turns PutObject and UploadPart into their copy forms when
+// x-amz-copy-source is present, and refuses copy headers anywhere else.
+func classifyCopy(op *Op, h http.Header) error {
+	var source []string
+	copyHeaders := false
+	for name, values := range h {
+		switch {
+		case hasPrefixFold(name, "X-Amz-Rename-Source"):
+			return fmt.Errorf("%w: x-amz-rename-source (RenameObject)", ErrNotImplemented)
+		case strings.EqualFold(name, "X-Amz-Copy-Source"):
+			source = append(source, values...)
+			copyHeaders = true
+		case hasPrefixFold(name, "X-Amz-Copy-Source-"):
+			copyHeaders = true
+		}
+	}
+	if !copyHeaders {
+		return nil
+	}
+	switch op.S3.Action {
+	case "PutObject":
+		op.S3.Action = "CopyObject"
+	case "UploadPart":
+		op.S3.Action = "UploadPartCopy"
+	default:
+		return fmt.Errorf("%w: copy headers on %s", ErrInvalidCopySource, op.S3.Action)
+	}
+	if len(source) != 1 {
+		return fmt.Errorf("%w: want one x-amz-copy-source header, got %d", ErrInvalidCopySource, len(source))
+	}
+	var err error
+	op.S3.SourceBucket, op.S3.SourceKey, op.SourceVersionID, err = parseCopySource(source[0])
+	return err
+}
+
+// parseCopySource reads "[/]bucket/key[?versionId=v]", URL-encoded, decoding
+// each part once.
+func parseCopySource(v string) (bucket, key, version string, err error) {
+	if hasPrefixFold(strings.TrimPrefix(v, "/"), "arn:") || hasPrefixFold(strings.TrimPrefix(v, "/"), "arn%3a") {
+		return "", "", "", fmt.Errorf("%w: access point ARN as copy source", ErrNotImplemented)
+	}
+	path, query, hasQuery := strings.Cut(v, "?")
+	if hasQuery {
+		rawVersion, ok := strings.CutPrefix(query, "versionId=")
+		if !ok || rawVersion == "" || strings.ContainsAny(rawVersion, "&+") {
+			return "", "", "", fmt.Errorf("%w: query other than ?versionId=", ErrInvalidCopySource)
+		}
+		if version, err = url.PathUnescape(rawVersion); err != nil || !utf8.ValidString(version) {
+			return "", "", "", fmt.Errorf("%w: bad version escape", ErrInvalidCopySource)
+		}
+	}
+	if strings.IndexByte(path, '+') >= 0 {
+		return "", "", "", fmt.Errorf("%w: literal '+' (send %%2B or %%20)", ErrInvalidCopySource)
+	}
+	rawBucket, rawKey, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if bucket, err = decodeBucket(rawBucket); err != nil {
+		return "", "", "", fmt.Errorf("%w: %w", ErrInvalidCopySource, err)
+	}
+	if key, err = decodeKey(rawKey, false); err != nil {
+		return "", "", "", fmt.Errorf("%w: %w", ErrInvalidCopySource, err)
+	}
+	return bucket, key, version, nil
+}
+
+// hostBucket returns the bucket of a virtual-hosted-style Host, or "" when
+// the host is not under one of the suffixes.
+func hostBucket(host string, suffixes []string) (string, error) {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.IndexByte(host[i:], ']') < 0 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	best := ""
+	for _, s := range suffixes {
+		s = strings.Trim(s, ".")
+		n := len(host) - len(s) - 1
+		if s != "" && n > 0 && host[n] == '.' && strings.EqualFold(host[n+1:], s) && len(s) > len(best) {
+			best = s
+		}
+	}
+	if best == "" {
+		return "", nil
+	}
+	bucket := host[:len(host)-len(best)-1]
+	if !validBucket(bucket) {
+		return "", fmt.Errorf("%w: %q in host", ErrInvalidBucketName, bucket)
+	}
+	return bucket, nil
+}
+
+func decodeBucket(raw string) (string, error) {
+	b, err := url.PathUnescape(raw)
+	if err != nil || !validBucket(b) {
+		return "", fmt.Errorf("%w: %q", ErrInvalidBucketName, raw)
+	}
+	return b, nil
+}
+
+// validBucket applies S3's naming rules: 3–63 lowercase letters, digits,
+// '.' and '-', starting and ending with a letter or digit, no "..".
+// "minio" is refused too: MinIO serves its admin, health, metrics and STS
+// APIs under /minio/, which a re-signed request must never reach.
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 || strings.Contains(b, "..") || b == "minio" {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case c == '.' || c == '-':
+			if i == 0 || i == len(b)-1 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// decodeKey decodes an escaped key once; "" is a bucket-level request when
+// allowEmpty, an error otherwise.
+func decodeKey(raw string, allowEmpty bool) (string, error) {
+	if raw == "" && allowEmpty {
+		return "", nil
+	}
+	key, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: bad escape in key", ErrInvalidURI)
+	}
+	return key, checkKey(key)
+}
+
+// checkKey applies S3's key rules: 1..1024 bytes of UTF-8.
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: empty", ErrInvalidKey)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidKey)
+	case len(key) > maxKeyBytes:
+		return fmt.Errorf("%w: %d bytes", ErrKeyTooLong, len(key))
+	}
+	return nil
+}
+
+// classifyQuery decodes a raw query once. Unlike url.ParseQuery it splits on
+// '&' only, as S3 does, and refuses repeated names, whose meaning would
+// depend on which one the upstream reads.
+func classifyQuery(raw string) (map[string]string, error) {
+	params := make(map[string]string)
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		rawName, rawValue, _ := strings.Cut(part, "=")
+		name, err1 := url.QueryUnescape(rawName)
+		value, err2 := url.QueryUnescape(rawValue)
+		if err1 != nil || err2 != nil || !utf8.ValidString(name) || !utf8.ValidString(value) {
+			return nil, fmt.Errorf("%w: bad escape or UTF-8 in query", ErrInvalidURI)
+		}
+		if hasPrefixFold(name, "X-Amz-Copy-Source") || hasPrefixFold(name, "X-Amz-Rename-Source") {
+			return nil, fmt.Errorf("%w: %s in query string", ErrInvalidCopySource, clip(name))
+		}
+		if _, dup := params[name]; dup {
+			return nil, fmt.Errorf("%w: repeated query parameter %q", ErrInvalidURI, clip(name))
+		}
+		params[name] = value
+	}
+	return params, nil
+}
+
+// ignoredParam reports whether a query parameter leaves the operation and
+// its objects unchanged: paging, filtering, response overrides, the SDK's
+// x-id and SigV4 query auth or hoisted x-amz-* headers.
+func ignoredParam(name string) bool {
+	switch name {
+	case "versionId", "prefix", "delimiter", "marker", "max-keys", "continuation-token",
+		"start-after", "encoding-type", "fetch-owner", "key-marker", "version-id-marker",
+		"upload-id-marker", "max-uploads", "max-parts", "part-number-marker",
+		"max-buckets", "bucket-region", "max-directory-buckets",
+		"annotation-prefix", "max-annotation-results", "x-id",
+		"response-cache-control", "response-content-disposition", "response-content-encoding",
+		"response-content-language", "response-content-type", "response-expires":
+		return true
+	}
+	return hasPrefixFold(name, "X-Amz-")
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// clip bounds a client-chosen name echoed in SubResource and errors.
+func clip(s string) string {
+	if len(s) <= maxSubResource {
+		return s
+	}
+	s = s[:maxSubResource]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// bucketOps and objectOps map sub-resource → method → operation; "" is the
+// plain bucket or object.
+var bucketOps = map[string]map[string]string{
+	"":                        {"GET": "ListObjects", "HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"},
+	"list-type":               {"GET": "ListObjectsV2"},
+	"versions":                {"GET": "ListObjectVersions"},
+	"uploads":                 {"GET": "ListMultipartUploads"},
+	"delete":                  {"POST": "DeleteObjects"},
+	"location":                {"GET": "GetBucketLocation"},
+	"session":                 {"GET": "CreateSession"},
+	"acl":                     {"GET": "GetBucketAcl", "PUT": "PutBucketAcl"},
+	"policy":                  {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"},
+	"policyStatus":            {"GET": "GetBucketPolicyStatus"},
+	"versioning":              {"GET": "GetBucketVersioning", "PUT": "PutBucketVersioning"},
+	"lifecycle":               {"GET": "GetBucketLifecycleConfiguration", "PUT": "PutBucketLifecycleConfiguration", "DELETE": "DeleteBucketLifecycle"},
+	"tagging":                 {"GET": "GetBucketTagging", "PUT": "PutBucketTagging", "DELETE": "DeleteBucketTagging"},
+	"encryption":              {"GET": "GetBucketEncryption", "PUT": "PutBucketEncryption", "DELETE": "DeleteBucketEncryption"},
+	"cors":                    {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"},
+	"notification":            {"GET": "GetBucketNotificationConfiguration", "PUT": "PutBucketNotificationConfiguration"},
+	"ownershipControls":       {"GET": "GetBucketOwnershipControls", "PUT": "PutBucketOwnershipControls", "DELETE": "DeleteBucketOwnershipControls"},
+	"publicAccessBlock":       {"GET": "GetPublicAccessBlock", "PUT": "PutPublicAccessBlock", "DELETE": "DeletePublicAccessBlock"},
+	"object-lock":             {"GET": "GetObjectLockConfiguration", "PUT": "PutObjectLockConfiguration"},
+	"logging":                 {"GET": "GetBucketLogging", "PUT": "PutBucketLogging"},
+	"website":                 {"GET": "GetBucketWebsite", "PUT": "PutBucketWebsite", "DELETE": "DeleteBucketWebsite"},
+	"replication":             {"GET": "GetBucketReplication", "PUT": "PutBucketReplication", "DELETE": "DeleteBucketReplication"},
+	"requestPayment":          {"GET": "GetBucketRequestPayment", "PUT": "PutBucketRequestPayment"},
+	"accelerate":              {"GET": "GetBucketAccelerateConfiguration", "PUT": "PutBucketAccelerateConfiguration"},
+	"abac":                    {"GET": "GetBucketAbac", "PUT": "PutBucketAbac"},
+	"analytics":               {"GET": "GetBucketAnalyticsConfiguration", "PUT": "PutBucketAnalyticsConfiguration", "DELETE": "DeleteBucketAnalyticsConfiguration"},
+	"inventory":               {"GET": "GetBucketInventoryConfiguration", "PUT": "PutBucketInventoryConfiguration", "DELETE": "DeleteBucketInventoryConfiguration"},
+	"metrics":                 {"GET": "GetBucketMetricsConfiguration", "PUT": "PutBucketMetricsConfiguration", "DELETE": "DeleteBucketMetricsConfiguration"},
+	"intelligent-tiering":     {"GET": "GetBucketIntelligentTieringConfiguration", "PUT": "PutBucketIntelligentTieringConfiguration", "DELETE": "DeleteBucketIntelligentTieringConfiguration"},
+	"metadataConfiguration":   {"GET": "GetBucketMetadataConfiguration", "POST": "CreateBucketMetadataConfiguration", "DELETE": "DeleteBucketMetadataConfiguration"},
+	"metadataTable":           {"GET": "GetBucketMetadataTableConfiguration", "POST": "CreateBucketMetadataTableConfiguration", "DELETE": "DeleteBucketMetadataTableConfiguration"},
+	"metadataAnnotationTable": {"PUT": "UpdateBucketMetadataAnnotationTableConfiguration"},
+	"metadataInventoryTable":  {"PUT": "UpdateBucketMetadataInventoryTableConfiguration"},
+	"metadataJournalTable":    {"PUT": "UpdateBucketMetadataJournalTableConfiguration"},
+}
+
+var objectOps = map[string]map[string]string{
+	"":           {"GET": "GetObject", "HEAD": "HeadObject", "PUT": "PutObject", "DELETE": "DeleteObject"},
+	"uploads":    {"POST": "CreateMultipartUpload"},
+	"uploadId":   {"GET": "ListParts", "PUT": "UploadPart", "POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload"},
+	"acl":        {"GET": "GetObjectAcl", "PUT": "PutObjectAcl"},
+	"tagging":    {"GET": "GetObjectTagging", "PUT": "PutObjectTagging", "DELETE": "DeleteObjectTagging"},
+	"retention":  {"GET": "GetObjectRetention", "PUT": "PutObjectRetention"},
+	"legal-hold": {"GET": "GetObjectLegalHold", "PUT": "PutObjectLegalHold"},
+	"attributes": {"GET": "GetObjectAttributes"},
+	"torrent":    {"GET": "GetObjectTorrent"},
+	"restore":    {"POST": "RestoreObject"},
+	"select":     {"POST": "SelectObjectContent"},
+	"encryption": {"PUT": "UpdateObjectEncryption"},
+	"annotation": {"GET": "GetObjectAnnotation", "PUT": "PutObjectAnnotation", "DELETE": "DeleteObjectAnnotation"},
+}
+
+// qualifierParams refine one operation each (opQualifier) and make any
+// other operation ActionUnknown.
+var qualifierParams = []string{"annotationName", "id", "partNumber", "select-type"}
+
+var opQualifier = map[string]string{
+	"GetObject": "partNumber", "HeadObject": "partNumber", "UploadPart": "partNumber",
+	"SelectObjectContent": "select-type",
+	"GetObjectAnnotation": "annotationName", "PutObjectAnnotation": "annotationName", "DeleteObjectAnnotation": "annotationName",
+	"GetBucketAnalyticsConfiguration": "id", "PutBucketAnalyticsConfiguration": "id", "DeleteBucketAnalyticsConfiguration": "id",
+	"GetBucketInventoryConfiguration": "id", "PutBucketInventoryConfiguration": "id", "DeleteBucketInventoryConfiguration": "id",
+	"GetBucketMetricsConfiguration": "id", "PutBucketMetricsConfiguration": "id", "DeleteBucketMetricsConfiguration": "id",
+	"GetBucketIntelligentTieringConfiguration": "id", "PutBucketIntelligentTieringConfiguration": "id", "DeleteBucketIntelligentTieringConfiguration": "id",
+}
+
+// listWithoutID: a GET of a configuration without ?id= lists them all.
+var listWithoutID = map[string]string{
+	"GetBucketAnalyticsConfiguration":          "ListBucketAnalyticsConfigurations",
+	"GetBucketInventoryConfiguration":          "ListBucketInventoryConfigurations",
+	"GetBucketMetricsConfiguration":            "ListBucketMetricsConfigurations",
+	"GetBucketIntelligentTieringConfiguration": "ListBucketIntelligentTieringConfigurations",
+}
+
+// ObjectID names one object of a DeleteObjects request.
+type ObjectID struct {
+	Key       string
+	VersionID string
+}
+
+// ParseDeleteObjects reads a DeleteObjects body strictly: at most
+// MaxDeleteObjectsBody bytes of UTF-8 XML with no DTD, entity declaration,
+// comment or processing instruction but the XML declaration; root <Delete>
+// (in S3's namespace or none) holding 1..MaxDeleteObjects <Object> with one
+// non-empty <Key> and optional <VersionId>, <ETag>, <LastModifiedTime>,
+// <Size>, and an optional <Quiet>true|false</Quiet>. Anything else is
+// ErrMalformedXML. It returns the objects in order and the Quiet flag.
+func ParseDeleteObjects(body io.Reader) ([]ObjectID, bool, error) {
+	data, err := io.ReadAll(io.LimitReader(body, MaxDeleteObjectsBody+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("read DeleteObjects body: %w", err)
+	}
+	if len(data) > MaxDeleteObjectsBody {
+		return nil, false, fmt.Errorf("%w: body over %d bytes", ErrMalformedXML, MaxDeleteObjectsBody)
+	}
+	p := deleteParser{d: xml.NewDecoder(bytes.NewReader(data))}
+	objects, quiet, err := p.parse()
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrMalformedXML, err)
+	}
+	return objects, quiet, nil
+}
+
+type deleteParser struct {
+	d      *xml.Decoder
+	tokens int
+	space  string // the root's namespace, which every element must share
+}
+
+// next returns the next element or text token, refusing everything else.
+func (p *deleteParser) next() (xml.Token, error) {
+	for {
+		tok, err := p.d.Token()
+		if err != nil {
+			return nil, err
+		}
+		p.tokens++
+		switch t := tok.(type) {
+		case xml.ProcInst:
+			if t.Target != "xml" || p.tokens != 1 {
+				return nil, fmt.Errorf("processing instruction <?%s", clip(t.Target))
+			}
+		case xml.Directive:
+			return nil, errors.New("DTD or declaration (<!...>)")
+		case xml.Comment:
+			return nil, errors.New("comment")
+		default:
+			return tok, nil
+		}
+	}
+}
+
+func (p *deleteParser) checkElement(t xml.StartElement) error {
+	if t.Name.Space != p.space {
+		return fmt.Errorf("element <%s> in namespace %q", clip(t.Name.Local), clip(t.Name.Space))
+	}
+	for _, a := range t.Attr {
+		if a.Name.Space != "xmlns" && (a.Name.Space != "" || a.Name.Local != "xmlns") {
+			return fmt.Errorf("attribute %q on <%s>", clip(a.Name.Local), clip(t.Name.Local))
+		}
+	}
+	return nil
+}
+
+func (p *deleteParser) parse() ([]ObjectID, bool, error) {
+	root, err := p.skipSpace()
+	if err != nil {
+		return nil, false, err
+	}
+	start, ok := root.(xml.StartElement)
+	if !ok || start.Name.Local != "Delete" || (start.Name.Space != "" && start.Name.Space != s3XMLNamespace) {
+		return nil, false, errors.New("root element is not <Delete>")
+	}
+	p.space = start.Name.Space
+	if err := p.checkElement(start); err != nil {
+		return nil, false, err
+	}
+	var objects []ObjectID
+	quiet, seenQuiet := false, false
+	for {
+		tok, err := p.skipSpace()
+		if err != nil {
+			return nil, false, err
+		}
+		if _, ok := tok.(xml.EndElement); ok {
+			break
+		}
+		el, ok := tok.(xml.StartElement)
+		if !ok {
+			return nil, false, errors.New("text in <Delete>")
+		}
+		if err := p.checkElement(el); err != nil {
+			return nil, false, err
+		}
+		switch {
+		case el.Name.Local == "Object":
+			if len(objects) == MaxDeleteObjects {
+				return nil, false, fmt.Errorf("more than %d objects", MaxDeleteObjects)
+			}
+			obj, err := p.object()
+			if err != nil {
+				return nil, false, err
+			}
+			objects = append(objects, obj)
+		case el.Name.Local == "Quiet" && !seenQuiet:
+			v, err := p.text()
+			if err != nil {
+				return nil, false, err
+			}
+			switch strings.Trim(v, " \t\r\n") {
+			case "true":
+				quiet = true
+			case "false":
+			default:
+				return nil, false, errors.New("<Quiet> is not true or false")
+			}
+			seenQuiet = true
+		default:
+			return nil, false, fmt.Errorf("unexpected <%s> in <Delete>", clip(el.Name.Local))
+		}
+	}
+	if len(objects) == 0 {
+		return nil, false, errors.New("no <Object>")
+	}
+	if tok, err := p.skipSpace(); err != io.EOF {
+		if err == nil {
+			err = fmt.Errorf("content after </Delete>: %T", tok)
+		}
+		return nil, false, err
+	}
+	return objects, quiet, nil
+}
+
+// object reads the children of <Object>.
+func (p *deleteParser) object() (ObjectID, error) {
+	var obj ObjectID
+	seen := make(map[string]bool)
+	for {
+		tok, err := p.skipSpace()
+		if err != nil {
+			return ObjectID{}, err
+		}
+		if _, ok := tok.(xml.EndElement); ok {
+			break
+		}
+		el, ok := tok.(xml.StartElement)
+		if !ok {
+			return ObjectID{}, errors.New("text in <Object>")
+		}
+		if err := p.checkElement(el); err != nil {
+			return ObjectID{}, err
+		}
+		name := el.Name.Local
+		switch name {
+		case "Key", "VersionId", "ETag", "LastModifiedTime", "Size":
+		default:
+			return ObjectID{}, fmt.Errorf("unexpected <%s> in <Object>", clip(name))
+		}
+		if seen[name] {
+			return ObjectID{}, fmt.Errorf("repeated <%s> in <Object>", name)
+		}
+		seen[name] = true
+		v, err := p.text()
+		if err != nil {
+			return ObjectID{}, err
+		}
+		switch name {
+		case "Key":
+			obj.Key = v
+		case "VersionId":
+			obj.VersionID = v
+		}
+	}
+	if !seen["Key"] {
+		return ObjectID{}, errors.New("<Object> without <Key>")
+	}
+	if err := checkKey(obj.Key); err != nil {
+		return ObjectID{}, err
+	}
+	return obj, nil
+}
+
+// text reads the character data of an element with no child elements.
+func (p *deleteParser) text() (string, error) {
+	var b strings.Builder
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return "", err
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			b.Write(t)
+		case xml.EndElement:
+			return b.String(), nil
+		default:
+			return "", errors.New("element inside a text element")
+		}
+	}
+}
+
+// skipSpace returns the next token that is not whitespace; other text is
+// returned for the caller to refuse.
+func (p *deleteParser) skipSpace() (xml.Token, error) {
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		if cd, ok := tok.(xml.CharData); ok && strings.Trim(string(cd), " \t\r\n") == "" {
+			continue
+		}
+		return tok, nil
+	}
+}

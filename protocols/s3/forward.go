@@ -1,0 +1,185 @@
+package s3
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Request headers that stay here: hop-by-hop ones, the client's
+// authentication, and aws-chunked framing (the body goes on decoded).
+var dropRequest = map[string]bool{
+	"Authorization": true, "X-Amz-Date": true, "X-Amz-Content-Sha256": true, "X-Amz-Security-Token": true,
+	"X-Amz-Decoded-Content-Length": true, "X-Amz-Trailer": true, "X-Amz-Sdk-Checksum-Algorithm": true,
+	"Content-Length": true, "Host": true, "Connection": true, "Keep-Alive": true, "Proxy-Authorization": true,
+	"Proxy-Connection": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Expect": true,
+	"Amz-Sdk-Invocation-Id": true, "Amz-Sdk-Request": true,
+}
+
+var dropResponse = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Te": true, "Trailer": true,
+	"Transfer-Encoding": true, "Upgrade": true,
+}
+
+// forward re-signs the request with the held credentials and sends it to
+// the configured endpoint, streaming both bodies.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *Auth, body io.ReadCloser, requestID string) {
+	ctx := r.Context()
+	creds, err := h.cfg.Credentials(ctx)
+	if err != nil {
+		h.cfg.Log.Error().Err(err).Str("request_id", requestID).Msg("no upstream credentials")
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "airlock: upstream credentials are unavailable; see Airlock's log", requestID)
+		return
+	}
+	u := *h.cfg.Endpoint
+	u.Path, u.RawPath = "/", "/"
+	if b := op.S3.Bucket; b != "" {
+		u.Path = "/" + b + "/" + op.S3.Key
+		u.RawPath = "/" + b + "/" + escapeKey(op.S3.Key)
+		if op.S3.Key == "" {
+			u.Path, u.RawPath = "/"+b, "/"+b
+		}
+	}
+	u.RawQuery = upstreamQuery(r.URL.RawQuery)
+	length := r.ContentLength
+	if strings.HasPrefix(auth.PayloadMode, "STREAMING-") {
+		length, err = strconv.ParseInt(r.Header.Get("X-Amz-Decoded-Content-Length"), 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "MissingContentLength", "airlock: x-amz-decoded-content-length is required with aws-chunked bodies", requestID)
+			return
+		}
+	}
+	var reqBody io.Reader = body
+	if length <= 0 {
+		reqBody, length = http.NoBody, 0
+	}
+	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), reqBody)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "InternalError", "airlock: could not build the upstream request", requestID)
+		return
+	}
+	out.ContentLength = length
+	for k, vs := range r.Header {
+		if dropRequest[k] {
+			continue
+		}
+		if k == "Content-Encoding" {
+			vs = withoutAWSChunked(vs)
+			if len(vs) == 0 {
+				continue
+			}
+		}
+		out.Header[k] = vs
+	}
+	if strings.EqualFold(r.Header.Get("Expect"), "100-continue") && length > 0 {
+		out.Header.Set("Expect", "100-continue")
+	}
+	payload := "UNSIGNED-PAYLOAD"
+	if auth.PayloadMode == "sha256" && auth.PayloadSHA256 != "" {
+		payload = auth.PayloadSHA256 // the upstream checks the body against it too
+	}
+	out.Header.Set("X-Amz-Content-Sha256", payload)
+	if err := h.signer.SignHTTP(ctx, creds, out, payload, "s3", h.cfg.Region, h.cfg.Now()); err != nil {
+		writeError(w, http.StatusInternalServerError, "InternalError", "airlock: could not sign the upstream request", requestID)
+		return
+	}
+	resp, err := h.client.Do(out)
+	if err != nil {
+		var ae *AuthError
+		if errors.As(err, &ae) { // the body failed verification mid-stream: the upstream request was aborted
+			writeError(w, ae.Status, ae.Code, ae.Message, requestID)
+			return
+		}
+		h.cfg.Log.Warn().Err(err).Str("request_id", requestID).Msg("upstream request failed")
+		writeError(w, http.StatusBadGateway, "InternalError", "airlock: the upstream request failed; see Airlock's log", requestID)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		if !dropResponse[k] {
+			w.Header()[k] = vs
+		}
+	}
+	if resp.StatusCode >= 300 && resp.ContentLength != 0 && resp.ContentLength < 1<<20 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		b = scrub(b, creds.AccessKeyID, creds.SessionToken, creds.SecretAccessKey)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(resp.StatusCode)
+		_, _ = w.Write(b)
+		return
+	}
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		h.cfg.Log.Debug().Err(err).Str("request_id", requestID).Msg("response body cut short")
+	}
+}
+
+// upstreamQuery drops presigned-URL parameters (the upstream request is
+// signed in headers) and keeps everything else as the client wrote it.
+func upstreamQuery(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	parts := strings.Split(raw, "&")
+	kept := parts[:0]
+	for _, p := range parts {
+		if strings.HasPrefix(strings.ToLower(p), "x-amz-") {
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return strings.Join(kept, "&")
+}
+
+func withoutAWSChunked(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		var keep []string
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" && !strings.EqualFold(e, "aws-chunked") {
+				keep = append(keep, e)
+			}
+		}
+		if len(keep) > 0 {
+			out = append(out, strings.Join(keep, ","))
+		}
+	}
+	return out
+}
+
+// escapeKey encodes a key for the upstream path: every byte but the
+// unreserved characters and '/' is percent-encoded, once.
+func escapeKey(key string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || c == '/' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// Elements of upstream error bodies that echo credentials or signing
+// material (SignatureDoesNotMatch says the key id, the string to sign and
+// the canonical request, which can hold the session token).
+var scrubElements = regexp.MustCompile(`(?s)<(AWSAccessKeyId|StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes|SignatureProvided|HostId)>.*?</(AWSAccessKeyId|StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes|SignatureProvided|HostId)>`)
+
+// scrub removes credential material from an upstream error body.
+func scrub(b []byte, secrets ...string) []byte {
+	b = scrubElements.ReplaceAll(b, []byte("<$1>[REDACTED]</$1>"))
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			b = []byte(strings.ReplaceAll(string(b), s, "[REDACTED]"))
+		}
+	}
+	return b
+}

@@ -1,0 +1,755 @@
+package s3
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/airlockproxy/airlock/proxy/secret"
+)
+
+// LocalKey is a key pair Airlock issued to the task. It is only good for
+// signing requests to Airlock itself.
+type LocalKey struct {
+	AccessKeyID string
+	Secret      secret.Secret
+}
+
+// Verifier checks AWS Signature Version 4 on requests to the local
+// endpoint: the Authorization header, presigned query parameters, and (via
+// Auth.Body) the payload. It is safe for concurrent use; the zero value
+// knows no keys and refuses everything.
+type Verifier struct {
+	// Keys are the key pairs a request may be signed with.
+	Keys []LocalKey
+	// Region, when set, is the only region a credential scope may name.
+	// Empty accepts the region the client signed for, whatever it is (the
+	// key is local; the region does not choose what the request reaches).
+	Region string
+	// MaxSkew bounds the distance between the request's X-Amz-Date and now
+	// for header-signed requests, and how far in the future a presigned
+	// URL's date may lie. Zero means 15 minutes, as S3 does.
+	MaxSkew time.Duration
+	// MaxChunkSize bounds one chunk of a signed aws-chunked body, which is
+	// held in memory until its signature is checked. Zero means 16 MiB.
+	MaxChunkSize int
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Payload modes: how the request's body is protected, from the client's
+// x-amz-content-sha256.
+const (
+	// PayloadUnsigned: the body is not covered by the signature.
+	PayloadUnsigned = "UNSIGNED-PAYLOAD"
+	// PayloadHashed: the signature covers the SHA-256 of the whole body
+	// (Auth.PayloadSHA256).
+	PayloadHashed = "sha256"
+	// PayloadStreaming: aws-chunked, every chunk signed.
+	PayloadStreaming = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	// PayloadStreamingTrailer: aws-chunked, every chunk and the trailer signed.
+	PayloadStreamingTrailer = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+	// PayloadStreamingUnsignedTrailer: aws-chunked, unsigned, with a
+	// checksum trailer (the SDKs' default for uploads over TLS).
+	PayloadStreamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+)
+
+// Auth is what Verify proved about a request.
+type Auth struct {
+	// KeyID is the local access key id the request was signed with.
+	KeyID string
+	// Date is the signing time (X-Amz-Date).
+	Date time.Time
+	// Region is the region of the credential scope.
+	Region string
+	// Presigned is true for query-string authentication.
+	Presigned bool
+	// SignedHeaders are the lower-case names the signature covers; other
+	// headers of the request are not authenticated.
+	SignedHeaders []string
+	// PayloadMode is one of the Payload* constants.
+	PayloadMode string
+	// PayloadSHA256 is the signed lower-case hex digest of the body, in
+	// PayloadHashed mode.
+	PayloadSHA256 string
+	// SeedSignature is the request's signature, lower-case hex: the seed of
+	// the chunk signature chain in the streaming modes.
+	SeedSignature string
+
+	signingKey secret.Secret // the derived key; printing an Auth shows no key
+	amzDate    string        // the signing time as signed, 20060102T150405Z
+	scope      string        // date/region/s3/aws4_request
+	maxChunk   int
+}
+
+// AuthError is a request the verifier refused: an S3 error code, a message
+// safe to show the client, and the HTTP status S3 would answer with. Err,
+// when set, is the cause, for the log. None of them holds a secret, a
+// signing key or a string to sign.
+type AuthError struct {
+	Code    string
+	Message string
+	Status  int
+	Err     error
+}
+
+func (e *AuthError) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
+func authErr(status int, code, msg string) *AuthError {
+	return &AuthError{Code: code, Message: msg, Status: status}
+}
+
+func denied(msg string) *AuthError { return authErr(http.StatusForbidden, "AccessDenied", msg) }
+
+func malformedHeader(msg string) *AuthError {
+	return authErr(http.StatusBadRequest, "AuthorizationHeaderMalformed", "The authorization header is malformed; "+msg)
+}
+
+func malformedQuery(msg string) *AuthError {
+	return authErr(http.StatusBadRequest, "AuthorizationQueryParametersError", msg)
+}
+
+func invalidRequest(msg string) *AuthError {
+	return authErr(http.StatusBadRequest, "InvalidRequest", msg)
+}
+
+var errSignature = authErr(http.StatusForbidden, "SignatureDoesNotMatch",
+	"The request signature we calculated does not match the signature you provided. Check your key and signing method.")
+
+const (
+	algorithm    = "AWS4-HMAC-SHA256"
+	amzDateFmt   = "20060102T150405Z"
+	emptySHA256  = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	maxPresign   = 7 * 24 * 60 * 60 // seconds: S3's limit for X-Amz-Expires
+	defaultSkew  = 15 * time.Minute
+	defaultChunk = 16 << 20
+)
+
+// credential is a parsed "<key id>/<yyyymmdd>/<region>/s3/aws4_request".
+type credential struct {
+	keyID, day, region string
+}
+
+// signedRequest is what the client claims: the parts of a signature.
+type signedRequest struct {
+	cred      credential
+	headers   string // SignedHeaders as sent, ';'-separated
+	signature [sha256.Size]byte
+	amzDate   string
+	date      time.Time
+	payload   string // the last line of the canonical request
+}
+
+// Verify checks r's signature. It returns what it proved, or an *AuthError
+// carrying the S3 error code: AccessDenied (no authentication, an expired
+// presigned URL, unsigned x-amz-* headers), InvalidAccessKeyId,
+// SignatureDoesNotMatch, RequestTimeTooSkewed, AuthorizationHeaderMalformed,
+// AuthorizationQueryParametersError, InvalidArgument (both header and query
+// authentication) or InvalidRequest (an unsupported algorithm or payload
+// mode, no signed host header, a malformed query string). Verify does not
+// read the body: Auth.Body does, checking it as it goes.
+func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
+	query, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	_, presigned := queryValue(query, "X-Amz-Algorithm")
+	if _, ok := queryValue(query, "X-Amz-Signature"); ok {
+		presigned = true
+	}
+	headers := r.Header["Authorization"]
+	var sr *signedRequest
+	switch {
+	case len(headers) > 0 && presigned:
+		return nil, authErr(http.StatusBadRequest, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")
+	case presigned:
+		sr, err = parsePresigned(query)
+	case len(headers) == 1:
+		sr, err = parseAuthorization(headers[0])
+	case len(headers) > 1:
+		return nil, malformedHeader("more than one Authorization header")
+	default:
+		return nil, denied("Anonymous access is not allowed; sign the request with the local key")
+	}
+	if err != nil {
+		return nil, err
+	}
+	malformed := malformedHeader
+	if presigned {
+		malformed = malformedQuery
+	}
+
+	if !presigned {
+		if err := headerDate(r, sr); err != nil {
+			return nil, err
+		}
+	}
+	if sr.amzDate[:8] != sr.cred.day {
+		return nil, malformed("the credential date does not match X-Amz-Date")
+	}
+	if v.Region != "" && sr.cred.region != v.Region {
+		return nil, malformed("the region '" + sr.cred.region + "' is wrong; expecting '" + v.Region + "'")
+	}
+
+	key, ok := v.key(sr.cred.keyID)
+	if !ok {
+		return nil, authErr(http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
+	}
+
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	skew := v.MaxSkew
+	if skew <= 0 {
+		skew = defaultSkew
+	}
+	t := now()
+	if presigned {
+		expires, _ := queryValue(query, "X-Amz-Expires")
+		secs, err := strconv.Atoi(expires)
+		if err != nil || secs <= 0 || secs > maxPresign || len(expires) > 6 {
+			return nil, malformedQuery("X-Amz-Expires must be a number of seconds from 1 to 604800")
+		}
+		if sr.date.Sub(t) > skew {
+			return nil, denied("Request is not valid yet")
+		}
+		if t.After(sr.date.Add(time.Duration(secs) * time.Second)) {
+			return nil, denied("Request has expired")
+		}
+	} else if d := t.Sub(sr.date); d > skew || d < -skew {
+		return nil, authErr(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
+	}
+
+	names, err := splitSignedHeaders(sr.headers, malformed)
+	if err != nil {
+		return nil, err
+	}
+	if err := unsignedAmzHeaders(r.Header, names); err != nil {
+		return nil, err
+	}
+
+	a := &Auth{
+		KeyID:         sr.cred.keyID,
+		Date:          sr.date,
+		Region:        sr.cred.region,
+		Presigned:     presigned,
+		SignedHeaders: names,
+		amzDate:       sr.amzDate,
+		scope:         sr.cred.day + "/" + sr.cred.region + "/s3/aws4_request",
+		maxChunk:      v.MaxChunkSize,
+	}
+	if a.maxChunk <= 0 {
+		a.maxChunk = defaultChunk
+	}
+	if err := a.setPayload(r, query, sr); err != nil {
+		return nil, err
+	}
+
+	a.signingKey = secret.New(string(signingKey(key.Reveal(), sr.cred.day, sr.cred.region)))
+	canonQuery := canonicalQuery(query, presigned)
+	headerBlock := canonicalHeaders(r, names)
+	sent := sentPath(r.URL)
+	sig := a.sign(r.Method, sent, canonQuery, headerBlock, sr)
+	if !hmac.Equal(sig[:], sr.signature[:]) {
+		// A client may sign the S3 encoding of the path while its HTTP
+		// stack sends an equivalent spelling; both name the same key.
+		alt := s3Escape(r.URL.Path, false)
+		if alt == "" {
+			alt = "/"
+		}
+		if alt == sent {
+			return nil, errSignature
+		}
+		sig = a.sign(r.Method, alt, canonQuery, headerBlock, sr)
+		if !hmac.Equal(sig[:], sr.signature[:]) {
+			return nil, errSignature
+		}
+	}
+	a.SeedSignature = hex.EncodeToString(sig[:])
+	return a, nil
+}
+
+func (v *Verifier) key(id string) (secret.Secret, bool) {
+	for _, k := range v.Keys {
+		if k.AccessKeyID == id && id != "" {
+			return k.Secret, true
+		}
+	}
+	return secret.Secret{}, false
+}
+
+// sign computes the request signature over the canonical request.
+func (a *Auth) sign(method, uri, query, headers string, sr *signedRequest) [sha256.Size]byte {
+	buf := make([]byte, 0, len(method)+len(uri)+len(query)+len(headers)+len(sr.headers)+len(sr.payload)+8)
+	buf = append(buf, method...)
+	buf = append(buf, '\n')
+	buf = append(buf, uri...)
+	buf = append(buf, '\n')
+	buf = append(buf, query...)
+	buf = append(buf, '\n')
+	buf = append(buf, headers...)
+	buf = append(buf, '\n')
+	buf = append(buf, sr.headers...)
+	buf = append(buf, '\n')
+	buf = append(buf, sr.payload...)
+	digest := sha256.Sum256(buf)
+
+	sts := make([]byte, 0, 128+len(a.scope))
+	sts = append(sts, algorithm+"\n"...)
+	sts = append(sts, a.amzDate...)
+	sts = append(sts, '\n')
+	sts = append(sts, a.scope...)
+	sts = append(sts, '\n')
+	sts = hex.AppendEncode(sts, digest[:])
+	var out [sha256.Size]byte
+	m := hmac.New(sha256.New, []byte(a.signingKey.Reveal()))
+	m.Write(sts)
+	m.Sum(out[:0])
+	return out
+}
+
+// setPayload reads the payload mode from x-amz-content-sha256 (header, or
+// for presigned URLs the query, defaulting to UNSIGNED-PAYLOAD).
+func (a *Auth) setPayload(r *http.Request, query []queryParam, sr *signedRequest) error {
+	vals := r.Header["X-Amz-Content-Sha256"]
+	if a.Presigned {
+		if q, ok := queryValue(query, "X-Amz-Content-Sha256"); ok {
+			vals = []string{q}
+		}
+	}
+	var mode string
+	switch {
+	case len(vals) > 1:
+		return invalidRequest("more than one x-amz-content-sha256")
+	case len(vals) == 0 && a.Presigned:
+		mode = PayloadUnsigned
+	case len(vals) == 0:
+		return invalidRequest("Missing required header for this request: x-amz-content-sha256")
+	default:
+		mode = vals[0]
+	}
+	sr.payload = mode
+	switch mode {
+	case PayloadUnsigned:
+	case PayloadStreaming, PayloadStreamingTrailer, PayloadStreamingUnsignedTrailer:
+		if a.Presigned {
+			return invalidRequest("a presigned request cannot stream an aws-chunked payload")
+		}
+	default:
+		if len(mode) != 2*sha256.Size || !isHex(mode) {
+			return invalidRequest("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a supported STREAMING-* value, or the hex SHA-256 of the body")
+		}
+		a.PayloadSHA256 = strings.ToLower(mode)
+		mode = PayloadHashed
+	}
+	a.PayloadMode = mode
+	return nil
+}
+
+// parseAuthorization parses
+// "AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…".
+func parseAuthorization(h string) (*signedRequest, error) {
+	alg, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if alg != algorithm {
+		return nil, invalidRequest("The authorization mechanism you have provided is not supported. Please use " + algorithm + ".")
+	}
+	if !ok {
+		return nil, malformedHeader("expected Credential, SignedHeaders and Signature")
+	}
+	var cred, signed, sig string
+	var seen int
+	for part := range strings.SplitSeq(rest, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, malformedHeader("expected Credential, SignedHeaders and Signature")
+		}
+		var dst *string
+		switch k {
+		case "Credential":
+			dst = &cred
+		case "SignedHeaders":
+			dst = &signed
+		case "Signature":
+			dst = &sig
+		default:
+			return nil, malformedHeader("unexpected component " + strconv.Quote(limit(k)))
+		}
+		if *dst != "" || val == "" {
+			return nil, malformedHeader("duplicate or empty " + k)
+		}
+		*dst = val
+		seen++
+	}
+	if seen != 3 {
+		return nil, malformedHeader("expected Credential, SignedHeaders and Signature")
+	}
+	sr := &signedRequest{headers: signed}
+	var err error
+	if sr.cred, err = parseCredential(cred, malformedHeader); err != nil {
+		return nil, err
+	}
+	if !decodeSignature(&sr.signature, sig) {
+		return nil, malformedHeader("the signature must be 64 hex digits")
+	}
+	return sr, nil
+}
+
+// parsePresigned reads the X-Amz-* query parameters.
+func parsePresigned(query []queryParam) (*signedRequest, error) {
+	get := func(name string) (string, error) {
+		var val string
+		n := 0
+		for _, p := range query {
+			if p.key == name {
+				val = p.value
+				n++
+			}
+		}
+		if n != 1 || val == "" {
+			return "", malformedQuery("Query-string authentication requires exactly one non-empty " + name)
+		}
+		return val, nil
+	}
+	var vals [6]string
+	for i, name := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"} {
+		var err error
+		if vals[i], err = get(name); err != nil {
+			return nil, err
+		}
+	}
+	if vals[0] != algorithm {
+		return nil, malformedQuery("X-Amz-Algorithm only supports \"" + algorithm + "\"")
+	}
+	sr := &signedRequest{headers: vals[4], amzDate: vals[2]}
+	var err error
+	if sr.cred, err = parseCredential(vals[1], malformedQuery); err != nil {
+		return nil, err
+	}
+	if sr.date, err = time.Parse(amzDateFmt, sr.amzDate); err != nil || len(sr.amzDate) != len(amzDateFmt) {
+		return nil, malformedQuery("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+	}
+	if !decodeSignature(&sr.signature, vals[5]) {
+		return nil, malformedQuery("X-Amz-Signature must be 64 hex digits")
+	}
+	return sr, nil
+}
+
+// headerDate takes the signing time from X-Amz-Date, or else from Date.
+func headerDate(r *http.Request, sr *signedRequest) error {
+	if v := r.Header["X-Amz-Date"]; len(v) > 0 {
+		if len(v) > 1 || len(v[0]) != len(amzDateFmt) {
+			return denied("AWS authentication requires a valid Date or x-amz-date header")
+		}
+		t, err := time.Parse(amzDateFmt, v[0])
+		if err != nil {
+			return denied("AWS authentication requires a valid Date or x-amz-date header")
+		}
+		sr.amzDate, sr.date = v[0], t
+		return nil
+	}
+	if v := r.Header["Date"]; len(v) == 1 {
+		if t, err := http.ParseTime(v[0]); err == nil {
+			sr.date = t.UTC()
+			sr.amzDate = sr.date.Format(amzDateFmt)
+			return nil
+		}
+	}
+	return denied("AWS authentication requires a valid Date or x-amz-date header")
+}
+
+func parseCredential(s string, malformed func(string) *AuthError) (credential, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 5 || parts[0] == "" || parts[2] == "" || parts[4] != "aws4_request" {
+		return credential{}, malformed("the Credential must be <key id>/<yyyymmdd>/<region>/s3/aws4_request")
+	}
+	if len(parts[1]) != 8 || !isDigits(parts[1]) {
+		return credential{}, malformed("the credential date must be yyyymmdd")
+	}
+	if parts[3] != "s3" {
+		return credential{}, malformed("the service '" + limit(parts[3]) + "' is wrong; expecting 's3'")
+	}
+	return credential{keyID: parts[0], day: parts[1], region: parts[2]}, nil
+}
+
+// splitSignedHeaders checks that the list is lower-case, sorted, without
+// duplicates, and names host.
+func splitSignedHeaders(s string, malformed func(string) *AuthError) ([]string, error) {
+	names := strings.Split(s, ";")
+	host := false
+	for i, n := range names {
+		if n == "" || !isLowerToken(n) || (i > 0 && names[i-1] >= n) {
+			return nil, malformed("SignedHeaders must be sorted lower-case header names separated by ';'")
+		}
+		host = host || n == "host"
+	}
+	if !host {
+		return nil, invalidRequest("the host header must be signed")
+	}
+	return names, nil
+}
+
+// unsignedAmzHeaders refuses x-amz-* headers the signature does not cover,
+// as S3 does: they change what a request means (copy sources, ACLs).
+func unsignedAmzHeaders(h http.Header, signed []string) error {
+	for k := range h {
+		if len(k) < 6 || !strings.EqualFold(k[:6], "x-amz-") {
+			continue
+		}
+		if !slices.Contains(signed, strings.ToLower(k)) {
+			return denied("There were headers present in the request which were not signed: " + limit(strings.ToLower(k)))
+		}
+	}
+	return nil
+}
+
+// canonicalHeaders is "name:value\n" for every signed header, in order:
+// values trimmed, inner runs of spaces collapsed, repeated headers joined
+// with ','.
+func canonicalHeaders(r *http.Request, names []string) string {
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte(':')
+		var vals []string
+		switch n {
+		case "host":
+			host := r.Host
+			if host == "" {
+				host = r.URL.Host
+			}
+			vals = []string{host}
+		case "content-length":
+			vals = r.Header["Content-Length"]
+			if len(vals) == 0 && r.ContentLength >= 0 {
+				vals = []string{strconv.FormatInt(r.ContentLength, 10)}
+			}
+		case "transfer-encoding":
+			vals = r.Header["Transfer-Encoding"]
+			if len(vals) == 0 {
+				vals = r.TransferEncoding
+			}
+		default:
+			vals = r.Header[textproto.CanonicalMIMEHeaderKey(n)]
+		}
+		for i, v := range vals {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeTrimmed(&b, v)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// writeTrimmed writes v without leading and trailing whitespace and with
+// runs of spaces collapsed to one.
+func writeTrimmed(b *strings.Builder, v string) {
+	v = strings.TrimSpace(v)
+	space := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == ' ' {
+			if !space {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		b.WriteByte(c)
+	}
+}
+
+// sentPath is the path as the client sent it, which is what it signed.
+func sentPath(u *url.URL) string {
+	p := u.RawPath
+	if u.Opaque != "" {
+		// "//host/path" (a client-side request pre-escaped as the SDK advises).
+		p = u.Opaque
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		p = strings.TrimPrefix(p, "//")
+		if i := strings.IndexByte(p, '/'); i >= 0 {
+			p = p[i:]
+		} else {
+			p = ""
+		}
+	} else if p == "" {
+		p = u.EscapedPath()
+	}
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// queryParam is one decoded query parameter.
+type queryParam struct{ key, value string }
+
+// parseQuery decodes a raw query string, keeping every parameter
+// (including repeated ones, and ones url.ParseQuery would drop).
+func parseQuery(raw string) ([]queryParam, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	out := make([]queryParam, 0, strings.Count(raw, "&")+1)
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		dk, err1 := url.QueryUnescape(k)
+		dv, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, invalidRequest("the query string is not correctly percent-encoded")
+		}
+		out = append(out, queryParam{dk, dv})
+	}
+	return out, nil
+}
+
+func queryValue(q []queryParam, key string) (string, bool) {
+	for _, p := range q {
+		if p.key == key {
+			return p.value, true
+		}
+	}
+	return "", false
+}
+
+// canonicalQuery encodes every parameter with S3's rules and sorts by key,
+// then value; a presigned request's X-Amz-Signature is left out.
+func canonicalQuery(q []queryParam, presigned bool) string {
+	if len(q) == 0 {
+		return ""
+	}
+	enc := make([]queryParam, 0, len(q))
+	for _, p := range q {
+		if presigned && p.key == "X-Amz-Signature" {
+			continue
+		}
+		enc = append(enc, queryParam{s3Escape(p.key, true), s3Escape(p.value, true)})
+	}
+	slices.SortFunc(enc, func(a, b queryParam) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	var b strings.Builder
+	for i, p := range enc {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.key)
+		b.WriteByte('=')
+		b.WriteString(p.value)
+	}
+	return b.String()
+}
+
+// s3Escape percent-encodes every byte but A-Z a-z 0-9 - _ . ~ (and '/',
+// unless slash is set) with upper-case hex: S3's UriEncode.
+func s3Escape(s string, slash bool) string {
+	const hexDigits = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) && (slash || s[i] != '/') {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if unreserved(c) || (!slash && c == '/') {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+	}
+	return string(b)
+}
+
+func unreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~'
+}
+
+// signingKey derives the SigV4 key for a day and region of service s3.
+func signingKey(secretKey, day, region string) []byte {
+	k := hmacSum([]byte("AWS4"+secretKey), day)
+	k = hmacSum(k, region)
+	k = hmacSum(k, "s3")
+	return hmacSum(k, "aws4_request")
+}
+
+func hmacSum(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+func decodeSignature(dst *[sha256.Size]byte, s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.Decode(dst[:], []byte(s))
+	return err == nil
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isLowerToken reports whether s is a lower-case HTTP header name.
+func isLowerToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// limit shortens client-supplied text quoted back in an error message.
+func limit(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

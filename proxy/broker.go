@@ -1,0 +1,81 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/airlockproxy/airlock/proxy/credentials"
+	"github.com/airlockproxy/airlock/proxy/secret"
+)
+
+// startCredentials obtains every upstream credential the config names,
+// before any protocol listener opens; renewal runs until Shutdown revokes.
+func (s *Server) startCredentials(ctx context.Context) error {
+	s.broker = credentials.NewBroker(credentials.BrokerOptions{
+		Recorder: s.audit, Log: s.log, Now: s.now, Deadline: s.startedAt.Add(s.cfg.Task.TTL.D()),
+	})
+	s.held = append(s.held, s.broker.Secrets)
+	n := 0
+	if p := s.cfg.Postgres; p != nil {
+		c := p.Credentials
+		var src credentials.Source
+		switch c.Source {
+		case "static":
+			st, err := credentials.NewStaticPostgres(c.User, c.PasswordFile, c.PasswordEnv)
+			if err != nil {
+				return fmt.Errorf("postgres.credentials: %w", err)
+			}
+			s.log.Warn().Msg("postgres: static credentials are not short-lived; use ephemeral-role or vault in production")
+			src = st
+		case "ephemeral-role":
+			src = credentials.NewEphemeralRole(credentials.EphemeralRoleOptions{AdminDSNFile: c.AdminDSNFile, TaskID: s.cfg.Task.ID,
+				Grant: c.Grant, ReassignTo: c.ReassignTo, ConnectionLimit: c.ConnectionLimit, Log: s.log, Now: s.now})
+		default:
+			return fmt.Errorf("postgres.credentials.source %q is not in this build yet (use static or ephemeral-role)", c.Source)
+		}
+		s.broker.Add(credentials.UpstreamPostgres, src, c.Source, c.Margin.D())
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := s.broker.Start(ctx); err != nil {
+		return fmt.Errorf("obtain credentials: %w", err)
+	}
+	s.step(fmt.Sprintf("%d upstream credentials held", n))
+	return nil
+}
+
+// postgresLogin is the postgres dialer's view of the broker.
+func (s *Server) postgresLogin(ctx context.Context) (string, secret.Secret, error) {
+	c, err := s.broker.Current(credentials.UpstreamPostgres)
+	if err != nil {
+		return "", secret.Secret{}, err
+	}
+	return c.User, c.Password, nil
+}
+
+// stopCredentials revokes what the broker holds, bounded.
+func (s *Server) stopCredentials() {
+	if s.broker == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := s.broker.Stop(ctx); err != nil {
+		s.log.Error().Err(err).Msg("revoking credentials failed; see the credential records in the audit log")
+	}
+}
+
+// credentialList is /credentials.
+func (s *Server) credentialList() []CredentialInfo {
+	if s.broker == nil {
+		return nil
+	}
+	var out []CredentialInfo
+	for _, i := range s.broker.List() {
+		out = append(out, CredentialInfo{ID: i.ID, Upstream: i.Upstream, Source: i.Source, Expiry: i.Expiry})
+	}
+	return out
+}
