@@ -26,6 +26,7 @@ Usage:
   airlock policy check -c airlock.yaml         compile and type-check the rules
   airlock policy test  -c airlock.yaml CASES…  run policy test cases (YAML)
   airlock audit verify [--key-file F] FILE     check an audit log's record chain
+  airlock revoke-stale -c airlock.yaml         drop ephemeral roles left by a killed Airlock
   airlock wait     [--admin ADDR]              block until a sidecar is ready
   airlock shutdown [--admin ADDR]              ask a running sidecar to stop
   airlock version
@@ -56,6 +57,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdPolicy(rest, stdout, stderr)
 	case "audit":
 		code, err = cmdAudit(rest, stdout, stderr)
+	case "revoke-stale":
+		code, err = cmdRevokeStale(rest, stdout, stderr)
 	case "wait":
 		err = cmdWait(rest, stdout, stderr)
 	case "shutdown":
