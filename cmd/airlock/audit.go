@@ -12,8 +12,11 @@ import (
 )
 
 func cmdAudit(args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) == 2 && args[0] == "summary" {
+		return cmdAuditSummary(args[1], stdout)
+	}
 	if len(args) == 0 || args[0] != "verify" {
-		return 2, usageError{errors.New("audit needs a subcommand: verify")}
+		return 2, usageError{errors.New("audit needs a subcommand: verify FILE or summary FILE")}
 	}
 	fs := flag.NewFlagSet("airlock audit verify", flag.ContinueOnError)
 	keyFile := fs.String("key-file", os.Getenv("AIRLOCK_AUDIT_KEY_FILE"), "the chain's key file (audit.key_file); empty: the log is unkeyed")

@@ -26,6 +26,7 @@ Usage:
   airlock policy check -c airlock.yaml         compile and type-check the rules
   airlock policy test  -c airlock.yaml CASES…  run policy test cases (YAML)
   airlock audit verify [--key-file F] FILE     check an audit log's record chain
+  airlock audit summary FILE                   decisions by rule, denials, credential lifetimes
   airlock revoke-stale -c airlock.yaml         drop ephemeral roles left by a killed Airlock
   airlock wait     [--admin ADDR]              block until a sidecar is ready
   airlock shutdown [--admin ADDR]              ask a running sidecar to stop

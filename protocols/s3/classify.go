@@ -287,7 +287,7 @@ func hostBucket(host string, suffixes []string) (string, error) {
 	}
 	bucket := host[:len(host)-len(best)-1]
 	if !validBucket(bucket) {
-		return "", fmt.Errorf("%w: %q in host", ErrInvalidBucketName, bucket)
+		return "", fmt.Errorf("%w: %q in host", ErrInvalidBucketName, clip(bucket))
 	}
 	return bucket, nil
 }
@@ -295,7 +295,7 @@ func hostBucket(host string, suffixes []string) (string, error) {
 func decodeBucket(raw string) (string, error) {
 	b, err := url.PathUnescape(raw)
 	if err != nil || !validBucket(b) {
-		return "", fmt.Errorf("%w: %q", ErrInvalidBucketName, raw)
+		return "", fmt.Errorf("%w: %q", ErrInvalidBucketName, clip(raw))
 	}
 	return b, nil
 }
@@ -507,203 +507,114 @@ func ParseDeleteObjects(body io.Reader) ([]ObjectID, bool, error) {
 	if len(data) > MaxDeleteObjectsBody {
 		return nil, false, fmt.Errorf("%w: body over %d bytes", ErrMalformedXML, MaxDeleteObjectsBody)
 	}
-	p := deleteParser{d: xml.NewDecoder(bytes.NewReader(data))}
-	objects, quiet, err := p.parse()
+	objects, quiet, err := parseDeleteObjects(xml.NewDecoder(bytes.NewReader(data)))
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %w", ErrMalformedXML, err)
 	}
 	return objects, quiet, nil
 }
 
-type deleteParser struct {
-	d      *xml.Decoder
-	tokens int
-	space  string // the root's namespace, which every element must share
-}
-
-// next returns the next element or text token, refusing everything else.
-func (p *deleteParser) next() (xml.Token, error) {
-	for {
-		tok, err := p.d.Token()
-		if err != nil {
-			return nil, err
+// parseDeleteObjects walks the tokens once, keeping the path of open
+// elements; every element, text and markup kind must be one it expects.
+func parseDeleteObjects(d *xml.Decoder) ([]ObjectID, bool, error) {
+	var (
+		objects     []ObjectID
+		open        []string // names of the open elements, root first
+		space       string   // the root's namespace, which every element shares
+		text        strings.Builder
+		seen        = make(map[string]bool) // <Quiet> and the current <Object>'s children
+		quiet, done bool
+	)
+	for n := 1; ; n++ {
+		tok, err := d.Token()
+		switch {
+		case err == io.EOF && done:
+			return objects, quiet, nil
+		case err == io.EOF:
+			return nil, false, errors.New("no <Delete> element")
+		case err != nil:
+			return nil, false, err
 		}
-		p.tokens++
 		switch t := tok.(type) {
+		case xml.StartElement:
+			name := t.Name.Local
+			if done {
+				return nil, false, errors.New("content after </Delete>")
+			}
+			if len(open) == 0 {
+				if name != "Delete" || (t.Name.Space != "" && t.Name.Space != s3XMLNamespace) {
+					return nil, false, errors.New("root element is not <Delete>")
+				}
+				space = t.Name.Space
+			}
+			if t.Name.Space != space {
+				return nil, false, fmt.Errorf("<%s> in namespace %q", clip(name), clip(t.Name.Space))
+			}
+			for _, a := range t.Attr {
+				if a.Name.Space != "xmlns" && (a.Name.Space != "" || a.Name.Local != "xmlns") {
+					return nil, false, fmt.Errorf("attribute %q on <%s>", clip(a.Name.Local), clip(name))
+				}
+			}
+			open = append(open, name)
+			switch path := strings.Join(open, "/"); path {
+			case "Delete":
+			case "Delete/Object":
+				if len(objects) == MaxDeleteObjects {
+					return nil, false, fmt.Errorf("more than %d objects", MaxDeleteObjects)
+				}
+				objects = append(objects, ObjectID{})
+				for p := range seen {
+					seen[p] = p == "Delete/Quiet" && seen[p]
+				}
+			case "Delete/Quiet", "Delete/Object/Key", "Delete/Object/VersionId",
+				"Delete/Object/ETag", "Delete/Object/LastModifiedTime", "Delete/Object/Size":
+				if seen[path] {
+					return nil, false, fmt.Errorf("repeated <%s>", name)
+				}
+				seen[path] = true
+				text.Reset()
+			default:
+				return nil, false, fmt.Errorf("unexpected element %s", clip(path))
+			}
+		case xml.EndElement:
+			switch strings.Join(open, "/") {
+			case "Delete/Object/Key":
+				objects[len(objects)-1].Key = text.String()
+			case "Delete/Object/VersionId":
+				objects[len(objects)-1].VersionID = text.String()
+			case "Delete/Object":
+				if err := checkKey(objects[len(objects)-1].Key); err != nil {
+					return nil, false, err
+				}
+			case "Delete/Quiet":
+				switch strings.Trim(text.String(), " \t\r\n") {
+				case "true":
+					quiet = true
+				case "false":
+				default:
+					return nil, false, errors.New("<Quiet> is not true or false")
+				}
+			case "Delete":
+				if len(objects) == 0 {
+					return nil, false, errors.New("no <Object>")
+				}
+				done = true
+			}
+			open = open[:len(open)-1]
+		case xml.CharData:
+			if len(open) == 3 || len(open) == 2 && open[1] == "Quiet" {
+				text.Write(t)
+			} else if strings.Trim(string(t), " \t\r\n") != "" {
+				return nil, false, errors.New("text outside a value")
+			}
 		case xml.ProcInst:
-			if t.Target != "xml" || p.tokens != 1 {
-				return nil, fmt.Errorf("processing instruction <?%s", clip(t.Target))
+			if t.Target != "xml" || n != 1 {
+				return nil, false, fmt.Errorf("processing instruction <?%s", clip(t.Target))
 			}
 		case xml.Directive:
-			return nil, errors.New("DTD or declaration (<!...>)")
-		case xml.Comment:
-			return nil, errors.New("comment")
+			return nil, false, errors.New("DTD or declaration (<!...>)")
 		default:
-			return tok, nil
+			return nil, false, fmt.Errorf("unexpected %T", tok)
 		}
-	}
-}
-
-func (p *deleteParser) checkElement(t xml.StartElement) error {
-	if t.Name.Space != p.space {
-		return fmt.Errorf("element <%s> in namespace %q", clip(t.Name.Local), clip(t.Name.Space))
-	}
-	for _, a := range t.Attr {
-		if a.Name.Space != "xmlns" && (a.Name.Space != "" || a.Name.Local != "xmlns") {
-			return fmt.Errorf("attribute %q on <%s>", clip(a.Name.Local), clip(t.Name.Local))
-		}
-	}
-	return nil
-}
-
-func (p *deleteParser) parse() ([]ObjectID, bool, error) {
-	root, err := p.skipSpace()
-	if err != nil {
-		return nil, false, err
-	}
-	start, ok := root.(xml.StartElement)
-	if !ok || start.Name.Local != "Delete" || (start.Name.Space != "" && start.Name.Space != s3XMLNamespace) {
-		return nil, false, errors.New("root element is not <Delete>")
-	}
-	p.space = start.Name.Space
-	if err := p.checkElement(start); err != nil {
-		return nil, false, err
-	}
-	var objects []ObjectID
-	quiet, seenQuiet := false, false
-	for {
-		tok, err := p.skipSpace()
-		if err != nil {
-			return nil, false, err
-		}
-		if _, ok := tok.(xml.EndElement); ok {
-			break
-		}
-		el, ok := tok.(xml.StartElement)
-		if !ok {
-			return nil, false, errors.New("text in <Delete>")
-		}
-		if err := p.checkElement(el); err != nil {
-			return nil, false, err
-		}
-		switch {
-		case el.Name.Local == "Object":
-			if len(objects) == MaxDeleteObjects {
-				return nil, false, fmt.Errorf("more than %d objects", MaxDeleteObjects)
-			}
-			obj, err := p.object()
-			if err != nil {
-				return nil, false, err
-			}
-			objects = append(objects, obj)
-		case el.Name.Local == "Quiet" && !seenQuiet:
-			v, err := p.text()
-			if err != nil {
-				return nil, false, err
-			}
-			switch strings.Trim(v, " \t\r\n") {
-			case "true":
-				quiet = true
-			case "false":
-			default:
-				return nil, false, errors.New("<Quiet> is not true or false")
-			}
-			seenQuiet = true
-		default:
-			return nil, false, fmt.Errorf("unexpected <%s> in <Delete>", clip(el.Name.Local))
-		}
-	}
-	if len(objects) == 0 {
-		return nil, false, errors.New("no <Object>")
-	}
-	if tok, err := p.skipSpace(); err != io.EOF {
-		if err == nil {
-			err = fmt.Errorf("content after </Delete>: %T", tok)
-		}
-		return nil, false, err
-	}
-	return objects, quiet, nil
-}
-
-// object reads the children of <Object>.
-func (p *deleteParser) object() (ObjectID, error) {
-	var obj ObjectID
-	seen := make(map[string]bool)
-	for {
-		tok, err := p.skipSpace()
-		if err != nil {
-			return ObjectID{}, err
-		}
-		if _, ok := tok.(xml.EndElement); ok {
-			break
-		}
-		el, ok := tok.(xml.StartElement)
-		if !ok {
-			return ObjectID{}, errors.New("text in <Object>")
-		}
-		if err := p.checkElement(el); err != nil {
-			return ObjectID{}, err
-		}
-		name := el.Name.Local
-		switch name {
-		case "Key", "VersionId", "ETag", "LastModifiedTime", "Size":
-		default:
-			return ObjectID{}, fmt.Errorf("unexpected <%s> in <Object>", clip(name))
-		}
-		if seen[name] {
-			return ObjectID{}, fmt.Errorf("repeated <%s> in <Object>", name)
-		}
-		seen[name] = true
-		v, err := p.text()
-		if err != nil {
-			return ObjectID{}, err
-		}
-		switch name {
-		case "Key":
-			obj.Key = v
-		case "VersionId":
-			obj.VersionID = v
-		}
-	}
-	if !seen["Key"] {
-		return ObjectID{}, errors.New("<Object> without <Key>")
-	}
-	if err := checkKey(obj.Key); err != nil {
-		return ObjectID{}, err
-	}
-	return obj, nil
-}
-
-// text reads the character data of an element with no child elements.
-func (p *deleteParser) text() (string, error) {
-	var b strings.Builder
-	for {
-		tok, err := p.next()
-		if err != nil {
-			return "", err
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			b.Write(t)
-		case xml.EndElement:
-			return b.String(), nil
-		default:
-			return "", errors.New("element inside a text element")
-		}
-	}
-}
-
-// skipSpace returns the next token that is not whitespace; other text is
-// returned for the caller to refuse.
-func (p *deleteParser) skipSpace() (xml.Token, error) {
-	for {
-		tok, err := p.next()
-		if err != nil {
-			return nil, err
-		}
-		if cd, ok := tok.(xml.CharData); ok && strings.Trim(string(cd), " \t\r\n") == "" {
-			continue
-		}
-		return tok, nil
 	}
 }

@@ -35,22 +35,22 @@ func validBucketName(b string) bool {
 	return strings.Trim(b, "abcdefghijklmnopqrstuvwxyz0123456789.-") == ""
 }
 
-// FuzzClassify: any method, target, host and copy source either fails or
+// FuzzClassify: any method, target, host and header either fails or
 // yields valid names, a RawKey that decodes to Key, and the same Op when
 // the key is re-sent fully escaped in path style.
 func FuzzClassify(f *testing.F) {
-	f.Add("GET", "/bkt/a//b?x-id=GetObject", "127.0.0.1:9000", "")
-	f.Add("PUT", "/bkt/dst?partNumber=1&uploadId=u", "127.0.0.1", "/src/k%3F?versionId=v")
-	f.Add("GET", "/?list-type=2&prefix=a%2F", "bkt.localhost:9000", "")
-	f.Add("POST", "/bkt?delete", "127.0.0.1", "")
-	f.Fuzz(func(t *testing.T, method, target, host, copySource string) {
+	f.Add("GET", "/bkt/a//b?x-id=GetObject", "127.0.0.1:9000", "", "")
+	f.Add("PUT", "/bkt/dst?partNumber=1&uploadId=u", "127.0.0.1", "X-Amz-Copy-Source", "/src/k%3F?versionId=v")
+	f.Add("GET", "/?list-type=2&prefix=a%2F", "bkt.localhost:9000", "", "")
+	f.Add("POST", "/bkt?delete", "127.0.0.1", "x-amz-copy-source-range", "bytes=0-1")
+	f.Fuzz(func(t *testing.T, method, target, host, headerName, headerValue string) {
 		u, err := url.ParseRequestURI(target)
 		if err != nil {
 			return
 		}
 		r := &http.Request{Method: method, URL: u, Host: host, Header: http.Header{}}
-		if copySource != "" {
-			r.Header.Set("X-Amz-Copy-Source", copySource)
+		if headerName != "" {
+			r.Header[headerName] = []string{headerValue}
 		}
 		op, err := s3.Classify(r, []string{"localhost"})
 		if err != nil {

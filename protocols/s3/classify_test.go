@@ -243,6 +243,7 @@ func TestClassify(t *testing.T) {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("err = %v, want %v (op %+v)", err, tt.err, got)
 				}
+				t.Log(err)
 				return
 			}
 			if err != nil {
@@ -696,6 +697,8 @@ func TestParseDeleteObjects(t *testing.T) {
 		{name: "unknown element in Delete", body: deleteBody(`<Object><Key>k</Key></Object><Extra/>`)},
 		{name: "unknown element in Object", body: deleteBody(`<Object><Key>k</Key><Owner>x</Owner></Object>`)},
 		{name: "element inside Key", body: deleteBody(`<Object><Key>a<Key>b</Key></Key></Object>`)},
+		{name: "key in second object", body: deleteBody(`<Object><Key>a</Key></Object><Object><VersionId>v</VersionId></Object>`)},
+		{name: "version in each object", ok: true, body: deleteBody(`<Object><Key>a</Key><VersionId>1</VersionId></Object><Object><VersionId>2</VersionId><Key>b</Key></Object>`), want: []s3.ObjectID{{Key: "a", VersionID: "1"}, {Key: "b", VersionID: "2"}}},
 		{name: "two keys", body: deleteBody(`<Object><Key>a</Key><Key>b</Key></Object>`)},
 		{name: "no key", body: deleteBody(`<Object><VersionId>v</VersionId></Object>`)},
 		{name: "empty key", body: deleteBody(`<Object><Key></Key></Object>`), err: s3.ErrInvalidKey},
@@ -712,6 +715,7 @@ func TestParseDeleteObjects(t *testing.T) {
 		{name: "second root", body: deleteBody(`<Object><Key>k</Key></Object>`) + `<Delete><Object><Key>x</Key></Object></Delete>`},
 		{name: "trailing text", body: deleteBody(`<Object><Key>k</Key></Object>`) + `x`},
 		{name: "quiet not boolean", body: deleteBody(`<Object><Key>k</Key></Object><Quiet>1</Quiet>`)},
+		{name: "quiets around an object", body: deleteBody(`<Quiet>true</Quiet><Object><Key>k</Key></Object><Quiet>false</Quiet>`)},
 		{name: "two quiets", body: deleteBody(`<Object><Key>k</Key></Object><Quiet>true</Quiet><Quiet>false</Quiet>`)},
 		{name: "over 2 MiB", body: deleteBody(`<Object><Key>k</Key></Object>` + strings.Repeat(" ", s3.MaxDeleteObjectsBody))},
 	}
@@ -722,6 +726,7 @@ func TestParseDeleteObjects(t *testing.T) {
 				if !errors.Is(err, s3.ErrMalformedXML) || (tt.err != nil && !errors.Is(err, tt.err)) {
 					t.Fatalf("err = %v, want %v and %v (objects %q)", err, s3.ErrMalformedXML, tt.err, objs)
 				}
+				t.Log(err)
 				return
 			}
 			if err != nil {
