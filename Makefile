@@ -27,7 +27,7 @@ test: deps vet
 
 # The quickstart: a sample task under `airlock exec`, allowed and denied
 # operations, the audit log and its verification.
-demo: build
+demo: deps build
 	./examples/quickstart/demo.sh
 
 # Benchmarks that print numbers (decision, audit record, …).
