@@ -8,9 +8,11 @@
 // text that could crash the parser (see MaxNesting).
 //
 // What it does not do: it knows no catalog. It cannot see which schema an
-// unqualified name resolves to at run time, what a view or function body
-// touches when it runs, or what an operator does; a prepared statement's
-// tables are the caller's to remember (Statement.Prepare, .Execute).
+// unqualified name resolves to at run time, what a view, trigger, rule or
+// function body touches when it runs (nextval is a function, not a write to
+// its sequence), what an operator does, or what a DO block runs; a prepared
+// statement's tables are the caller's to remember (Statement.Prepare,
+// .Execute).
 //
 // Guard rails (Statement.Guard):
 //
@@ -56,16 +58,17 @@
 //     VIEW are "utility" with their tables as writes. LOCK is "lock" with
 //     its tables as reads. SET CONSTRAINTS is "transaction".
 //   - Schema-wide DDL writes "schema.*": CREATE/DROP/ALTER SCHEMA, GRANT …
-//     ON ALL … IN SCHEMA, IMPORT FOREIGN SCHEMA … INTO.
+//     ON ALL … IN SCHEMA, IMPORT FOREIGN SCHEMA … INTO. DROP OWNED,
+//     REASSIGN OWNED and ALTER … ALL IN TABLESPACE write "*".
 //   - CREATE VIEW reads what the view's query reads (a view runs with its
 //     owner's rights); CREATE TABLE … (LIKE t) and REFERENCES t read t;
 //     INHERITS/PARTITION OF/ATTACH PARTITION write the parent.
 //   - SetParams holds "all" for RESET ALL, SHOW ALL and DISCARD ALL: every
 //     parameter, pinned ones included.
 //
-// Names are rendered as PostgreSQL prints them: an identifier that is not
-// all lower-case letters, digits, _ and $ is double-quoted ("My.Schema".t),
-// so a dot always separates schema from name. Unqualified names resolve
+// Names are rendered as PostgreSQL quotes them (keywords aside): an
+// identifier that is not all lower-case letters, digits, _ and $ is
+// double-quoted ("My.Schema".t), so a dot always separates schema from name. Unqualified names resolve
 // with the pinned search path (Classifier.SearchPath):
 //   - the user schema is its first entry other than "$user" (which the
 //     classifier cannot resolve), pg_catalog and pg_temp; "public" if none;
@@ -103,32 +106,34 @@ const DefaultMaxLen = 256 << 10
 // a text can be (see nesting). Text above it is refused before the parser
 // runs: libpg_query recurses without a stack check (its stack_base_ptr is
 // never set) when it serialises the tree (Parse) and when it normalises
-// (Normalize), and the process dies with SIGSEGV, which recover cannot
-// catch.
+// (Normalize), and the process dies of SIGSEGV, which recover cannot catch.
 //
-// Measured with pg_query_go v6.2.5 (libpg_query 17), first crashing input
-// (N repetitions), 8 MiB stack (the default ulimit -s; Go's cgo calls run on
-// the thread stack, whose size glibc takes from that limit):
+// Measured with pg_query_go v6.2.5 (libpg_query 17.x) on linux/amd64, glibc;
+// first crashing n (TestParserCrashThresholds, in child processes). Go runs
+// cgo calls on the thread's own stack, whose size glibc takes from ulimit -s
+// (8 MiB by default):
 //
-//	shape                       Parse     Normalize  estimate at the crash
-//	SELECT 1+1+…+1              23 800    21 817      ≈21 800
-//	SELECT 1::int::int…         23 801    21 823      ≈65 000
-//	SELECT 'a'||'a'||…          23 805    21 825      ≈43 600
-//	SELECT 1 IS NULL IS NULL…   23 813    26 180      ≈52 000
-//	SELECT now() AT TIME ZONE…  —         10 912      ≈32 700
-//	SELECT 1 UNION SELECT 1 …   47 609    26 179      ≈26 000
-//	SELECT * FROM t JOIN t ON…  23 802    21 820      ≈21 800
+//	8 MiB stack                    Parse    Normalize
+//	SELECT 1+1+…+1 (n ×+1)         23 797   21 820
+//	SELECT 1::int::int…            23 804   21 823
+//	SELECT 'a'||'a'||…             23 799   21 822
+//	SELECT 1 IS NULL IS NULL…      23 810   26 185
+//	SELECT x AT TIME ZONE 'UTC'…   23 804   10 911
+//	SELECT 1 UNION SELECT 1…       47 606   26 173
+//	FROM t0 JOIN t ON true JOIN…   23 800   21 823
 //
-// Shapes that nest to the right (brackets, NOT, unary minus, CASE, ARRAY[,
-// subqueries) stop at bison's stack limit (YYMAXDEPTH 10 000: "memory
-// exhausted") before they crash at 8 MiB. At 1 MiB of stack the first
-// crashes come at ≈2 700 levels of 1+1+…, and at ≈1 200 levels of nested
-// NOT (which bison still accepts). The worst stack use per unit of the
-// estimate is ≈400 bytes (Normalize of nested CASE and NOT; see
-// TestParserCrashThresholds), so MaxNesting = 1 000 needs < 0.5 MiB:
-// 16× margin at 8 MiB and 2× at 1 MiB (TestNestingBoundIsSafe runs the
-// worst inputs at the bound with a 1 MiB stack). musl's 128 KiB default
-// thread stack is too small: link with -Wl,-z,stack-size=8388608 there.
+// Constructs that nest to the right (brackets, NOT, CASE, ARRAY[, f(,
+// subqueries, CTEs) do not crash at 8 MiB: bison's stack limit (YYMAXDEPTH
+// 10 000, "memory exhausted") refuses them first. With a 1 MiB stack the
+// first crashes come at 2 700–2 960 levels of the chains above, 1 480 of
+// NOT, ARRAY[ or f(, 985 of (SELECT …), 740 of json_object(, 770 of nested
+// WITH. None of the 42 shapes measured crashes below an estimate of 2 700,
+// and the worst costs 388 bytes of stack per unit of the estimate
+// (Normalize of 1+1, JOIN and f( chains). MaxNesting = 1 000 therefore
+// needs at most ≈0.4 MiB: 21× below the crash at 8 MiB, 2.7× at 1 MiB
+// (TestNestingBoundIsSafe runs every shape at the bound in a child with a
+// 1 MiB stack). musl's default thread stack (128 KiB) is too small: a musl
+// build must raise it (-ldflags=-extldflags=-Wl,-z,stack-size=8388608).
 const MaxNesting = 1000
 
 // Classification errors; Classify wraps them. Any error means deny.
@@ -138,8 +143,9 @@ var (
 	ErrSyntax  = errors.New("statement does not parse")
 )
 
-// Classifier turns SQL text into one policy.SQL per statement. It holds no
-// mutable state: one Classifier serves every connection.
+// Classifier turns SQL text into one policy.SQL per statement. Classify is
+// safe for concurrent use (one Classifier serves every connection); do not
+// change the fields while it may run.
 type Classifier struct {
 	// SearchPath is the pinned search_path; unqualified names resolve with
 	// it (see the file comment). Empty means "public".
@@ -171,7 +177,9 @@ type Statement struct {
 	// statement's classification, for the caller to remember.
 	Prepare *Prepared
 	// Execute is the prepared statement an EXECUTE names (also under
-	// EXPLAIN and CREATE TABLE AS): the caller substitutes what it remembered.
+	// EXPLAIN and CREATE TABLE AS): the caller adds what it remembered of
+	// it to this statement's own kinds, tables and functions (CREATE TABLE
+	// x AS EXECUTE p still writes x).
 	Execute string
 	// Deallocate is the prepared statement DEALLOCATE drops; "*" for
 	// DEALLOCATE ALL and DISCARD ALL.
@@ -279,14 +287,15 @@ func preparedQuery(src string) (string, bool) {
 func (c *Classifier) classify(n *pg_query.Node) Statement {
 	w := walker{c: c, mode: modeWrite}
 	w.visit(n)
+	reads, writes := sorted(w.reads), sorted(w.writes)
 	st := Statement{
 		SQL: policy.SQL{
 			Kind:      topKind(n),
 			Kinds:     sorted(w.kinds),
 			Command:   command(n),
-			Reads:     sorted(w.reads),
-			Writes:    sorted(w.writes),
-			Tables:    sorted(append(slices.Clone(w.reads), w.writes...)),
+			Reads:     reads,
+			Writes:    writes,
+			Tables:    sorted(append(slices.Clone(reads), writes...)),
 			Functions: sorted(w.funcs),
 			Database:  c.Database,
 		},
@@ -389,6 +398,13 @@ func (w *walker) visit(m proto.Message) {
 		}
 		if n.OnConflictClause.GetAction() == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
 			w.kind("update")
+		}
+		if v := n.SelectStmt.GetSelectStmt(); v != nil && len(v.ValuesLists) > 0 && v.WithClause == nil {
+			// INSERT … VALUES: the rows are not a select of their own
+			// (a subquery inside them is).
+			w.in(modeRead, v)
+			w.in(modeRead, n, "with_clause", "relation", "select_stmt")
+			return
 		}
 		w.in(modeRead, n, "with_clause", "relation")
 	case *pg_query.UpdateStmt:
@@ -533,9 +549,9 @@ func (w *walker) visit(m proto.Message) {
 	case *pg_query.ImportForeignSchemaStmt:
 		w.kind("ddl")
 		w.writes = append(w.writes, ident(n.LocalSchema)+".*")
-	case *pg_query.AlterTableMoveAllStmt:
+	case *pg_query.AlterTableMoveAllStmt, *pg_query.DropOwnedStmt, *pg_query.ReassignOwnedStmt:
 		w.kind("ddl")
-		w.writes = append(w.writes, "*") // every relation in a tablespace
+		w.writes = append(w.writes, "*") // every relation of a tablespace or role
 
 	default:
 		r := m.ProtoReflect()
@@ -693,7 +709,7 @@ func (w *walker) call(fc *pg_query.FuncCall) {
 	name := w.funcName(fc.Funcname)
 	if name == "set_config" {
 		if len(fc.Args) > 0 {
-			if s := fc.Args[0].GetAConst().GetSval(); s != nil {
+			if s := fc.Args[0].GetAConst().GetSval(); s != nil && s.Sval != "" {
 				w.params = append(w.params, strings.ToLower(s.Sval))
 			}
 		}
@@ -1039,14 +1055,14 @@ func command(n *pg_query.Node) string {
 }
 
 var transactionTags = map[pg_query.TransactionStmtKind]string{
-	pg_query.TransactionStmtKind_TRANS_STMT_BEGIN:            "BEGIN",
-	pg_query.TransactionStmtKind_TRANS_STMT_START:            "START TRANSACTION",
-	pg_query.TransactionStmtKind_TRANS_STMT_COMMIT:           "COMMIT",
-	pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK:         "ROLLBACK",
-	pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT:        "SAVEPOINT",
-	pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:          "RELEASE",
-	pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:      "ROLLBACK",
-	pg_query.TransactionStmtKind_TRANS_STMT_PREPARE:          "PREPARE TRANSACTION",
+	pg_query.TransactionStmtKind_TRANS_STMT_BEGIN:             "BEGIN",
+	pg_query.TransactionStmtKind_TRANS_STMT_START:             "START TRANSACTION",
+	pg_query.TransactionStmtKind_TRANS_STMT_COMMIT:            "COMMIT",
+	pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK:          "ROLLBACK",
+	pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT:         "SAVEPOINT",
+	pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:           "RELEASE",
+	pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:       "ROLLBACK",
+	pg_query.TransactionStmtKind_TRANS_STMT_PREPARE:           "PREPARE TRANSACTION",
 	pg_query.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED:   "COMMIT PREPARED",
 	pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED: "ROLLBACK PREPARED",
 }
@@ -1354,9 +1370,11 @@ func nesting(text string, limit int) int {
 				top.cur++
 				break
 			}
-			switch keyword(text[t.start:t.end]) {
+			class, units := keyword(text[t.start:t.end])
+			switch class {
 			case kwSep:
 				top.sep()
+				top.cur += units
 			case kwCaseSep:
 				if top.isCase {
 					top.sep()
@@ -1374,7 +1392,7 @@ func nesting(text string, limit int) int {
 					top.cur++
 				}
 			default:
-				top.cur++
+				top.cur += units
 			}
 		case tokPunct:
 			switch text[t.start] {
@@ -1456,31 +1474,46 @@ func closeBracket(fs []frame) []frame {
 }
 
 const (
-	kwOther = iota
-	kwSep
-	kwCaseSep
-	kwWrap
+	kwOther   = iota
+	kwSep     // separates sibling elements
+	kwCaseSep // separates them inside CASE … END
+	kwWrap    // wraps everything before it at its level
 	kwCase
 	kwEnd
 )
 
-func keyword(w string) int {
+// keyword classifies a word for the pre-scan, and says how many units it
+// adds to the current element. SELECT, NOT and the SQL/JSON constructors
+// (JSON_OBJECT, JSON_ARRAY, …: any word starting with "json") count 2: a
+// level of them costs the parser about twice the stack of a 1+1 level.
+func keyword(w string) (class, units int) {
+	if len(w) >= 4 && strings.EqualFold(w[:4], "json") {
+		return kwOther, 2
+	}
 	if len(w) < 2 || len(w) > 9 {
-		return kwOther
+		return kwOther, 1
 	}
-	switch strings.ToLower(w) {
-	case "and", "or", "on", "where", "select", "having", "returning":
-		return kwSep
+	var b [9]byte
+	for i := 0; i < len(w); i++ {
+		b[i] = w[i] | 0x20 // ASCII letters to lower case; others cannot match
+	}
+	switch string(b[:len(w)]) {
+	case "and", "or", "on", "where", "having", "returning":
+		return kwSep, 0
+	case "select":
+		return kwSep, 2
 	case "when", "then", "else":
-		return kwCaseSep
+		return kwCaseSep, 0
 	case "join", "union", "intersect", "except":
-		return kwWrap
+		return kwWrap, 0
 	case "case":
-		return kwCase
+		return kwCase, 0
 	case "end":
-		return kwEnd
+		return kwEnd, 0
+	case "not":
+		return kwOther, 2
 	}
-	return kwOther
+	return kwOther, 1
 }
 
 // ---- lexer: PostgreSQL's token boundaries (scan.l), without the grammar ----
@@ -1536,17 +1569,13 @@ func (l *lexer) next() token {
 	case c == '/' && start+1 < len(s) && s[start+1] == '*':
 		return l.comment(start)
 	case c == '\'':
-		return l.str(start, start+1, false)
+		return l.str(start, start+1, 'q')
 	case c == '"':
 		return l.quoted(start, start+1)
 	case c == '$':
 		return l.dollar(start)
 	case isDigit(c) || c == '.' && start+1 < len(s) && isDigit(s[start+1]):
-		j := start + 1
-		for j < len(s) && (isDigit(s[j]) || isLetter(s[j]) || s[j] == '.') {
-			j++
-		}
-		return l.tok(tokNumber, start, j)
+		return l.tok(tokNumber, start, number(s, start))
 	case isLetter(c):
 		j := start + 1
 		for j < len(s) && (isLetter(s[j]) || isDigit(s[j]) || s[j] == '$') {
@@ -1556,17 +1585,17 @@ func (l *lexer) next() token {
 			switch c | 0x20 {
 			case 'e':
 				if s[j] == '\'' {
-					return l.str(start, j+1, true)
+					return l.str(start, j+1, 'e')
 				}
 			case 'b', 'x':
 				if s[j] == '\'' {
-					return l.str(start, j+1, false)
+					return l.str(start, j+1, 'b')
 				}
 			case 'u':
 				if s[j] == '&' && j+1 < len(s) {
 					switch s[j+1] {
 					case '\'':
-						return l.str(start, j+2, false)
+						return l.str(start, j+2, 'q')
 					case '"':
 						return l.quoted(start, j+2)
 					}
@@ -1578,6 +1607,36 @@ func (l *lexer) next() token {
 		return l.tok(tokOp, start, start+1)
 	}
 	return l.tok(tokPunct, start, start+1)
+}
+
+// number returns the end of the numeric constant at j: digits, one
+// fraction, an exponent, then any letters and digits (0x1F; junk that
+// PostgreSQL refuses).
+func number(s string, j int) int {
+	digits := func() {
+		for j < len(s) && (isDigit(s[j]) || s[j] == '_') {
+			j++
+		}
+	}
+	digits()
+	if j < len(s) && s[j] == '.' && (j+1 >= len(s) || s[j+1] != '.') {
+		j++
+		digits()
+	}
+	if j < len(s) && s[j]|0x20 == 'e' {
+		k := j + 1
+		if k < len(s) && (s[k] == '+' || s[k] == '-') {
+			k++
+		}
+		if k < len(s) && isDigit(s[k]) {
+			j = k
+			digits()
+		}
+	}
+	for j < len(s) && (isLetter(s[j]) || isDigit(s[j])) {
+		j++
+	}
+	return j
 }
 
 func (l *lexer) tok(k tokKind, start, end int) token {
@@ -1607,10 +1666,12 @@ func (l *lexer) comment(start int) token {
 	return l.tok(tokBad, start, len(s))
 }
 
-// str scans a string constant whose body starts at j. In an E'…' string a
-// backslash escapes the next byte. A string continues across whitespace
-// holding a newline into a following '…', in the same mode.
-func (l *lexer) str(start, j int, escapes bool) token {
+// str scans a string constant whose body starts at j. In an E'…' string
+// (kind 'e') a backslash escapes the next byte; in B'…' and X'…' (kind 'b')
+// a doubled quote ends the string and starts another; elsewhere it stands
+// for one quote. A string continues across whitespace holding a newline
+// into a following '…', in the same kind.
+func (l *lexer) str(start, j int, kind byte) token {
 	s := l.s
 	for {
 	body:
@@ -1620,12 +1681,12 @@ func (l *lexer) str(start, j int, escapes bool) token {
 			}
 			switch s[j] {
 			case '\\':
-				if escapes {
+				if kind == 'e' {
 					j++
 				}
 			case '\'':
 				j++
-				if j < len(s) && s[j] == '\'' { // '' is a quote
+				if kind != 'b' && j < len(s) && s[j] == '\'' { // '' is a quote
 					break
 				}
 				break body

@@ -426,6 +426,8 @@ func TestDeniedStatements(t *testing.T) {
 		{"copy program", "COPY orders TO PROGRAM 'true'", "guard rail"},
 		{"set pinned search_path", "SET search_path = public", "guard rail"},
 		{"set role", "SET ROLE postgres", "guard rail"},
+		{"reset all", "RESET ALL", "would reset the pinned session parameters"},
+		{"discard all", "DISCARD ALL", "would reset the pinned session parameters"},
 		{"set_config", "SELECT set_config('search_path', 'public', false)", "guard rail"},
 		{"drop", "DROP TABLE orders", "no rule allows"},
 		{"truncate", "TRUNCATE orders", "no rule allows"},
@@ -476,6 +478,10 @@ func TestDeniedStatements(t *testing.T) {
 	}
 	_, err := c.Exec(ctx, "EXECUTE nope", pgx.QueryExecModeSimpleProtocol)
 	wantDenied(t, err, "did not see prepared")
+	// EXECUTE adds the prepared statement's tables to its own: this one
+	// also writes sales.x, which read-sales does not allow.
+	_, err = c.Exec(ctx, "CREATE TABLE sales.x AS EXECUTE q", pgx.QueryExecModeSimpleProtocol)
+	wantDenied(t, err, "no rule allows")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

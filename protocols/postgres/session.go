@@ -254,8 +254,13 @@ func (s *session) request(st *Statement) policy.Request {
 	req.SQL.Database = s.h.cfg.Database
 	if req.Guard == "" {
 		for _, p := range st.SetParams {
-			if _, pinned := s.h.pinned[p]; pinned && st.SQL.Command != "SHOW" {
+			_, pinned := s.h.pinned[p]
+			if (pinned || p == "all") && st.SQL.Command != "SHOW" {
+				// RESET ALL and DISCARD ALL would reset the pinned ones too.
 				req.Guard = "the session parameter " + p + " is pinned"
+				if p == "all" {
+					req.Guard = st.SQL.Command + " would reset the pinned session parameters"
+				}
 				break
 			}
 		}
@@ -265,7 +270,12 @@ func (s *session) request(st *Statement) policy.Request {
 		if !ok {
 			req.Guard = "EXECUTE of " + st.Execute + ", which Airlock did not see prepared"
 		} else {
-			req.SQL.Reads, req.SQL.Writes, req.SQL.Tables, req.SQL.Functions = inner.Reads, inner.Writes, inner.Tables, inner.Functions
+			// Merge, never replace: CREATE TABLE x AS EXECUTE p writes x as
+			// well as whatever p touches.
+			req.SQL.Reads = union(req.SQL.Reads, inner.Reads)
+			req.SQL.Writes = union(req.SQL.Writes, inner.Writes)
+			req.SQL.Tables = union(req.SQL.Tables, inner.Tables)
+			req.SQL.Functions = union(req.SQL.Functions, inner.Functions)
 			req.SQL.Kinds = union(req.SQL.Kinds, inner.Kinds)
 		}
 	}

@@ -394,6 +394,9 @@ func (c *chunkReader) verifyChunk(sig, dataSHA256 []byte) error {
 // match, makes it the previous signature of the chain.
 func (c *chunkReader) verify(sig, sts []byte, mismatch error) error {
 	var got, want [sha256.Size]byte
+	if len(sig) != 2*len(got) {
+		return mismatch
+	}
 	if _, err := hex.Decode(got[:], sig); err != nil {
 		return mismatch
 	}

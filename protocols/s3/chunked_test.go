@@ -1014,6 +1014,9 @@ func TestForwardAbortsOnBadStream(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			want := c.status == 200
+			if want && len(complete) != 1 {
+				t.Fatalf("the upstream saw %d requests", len(complete))
+			}
 			for _, ok := range complete {
 				if ok != want {
 					t.Fatalf("upstream received a complete body: %v, want %v", ok, want)

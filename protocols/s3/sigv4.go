@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -146,12 +147,22 @@ type credential struct {
 
 // signedRequest is what the client claims: the parts of a signature.
 type signedRequest struct {
+	presigned bool
 	cred      credential
 	headers   string // SignedHeaders as sent, ';'-separated
 	signature [sha256.Size]byte
 	amzDate   string
 	date      time.Time
 	payload   string // the last line of the canonical request
+	expires   int    // presigned: seconds
+}
+
+// malformed is the error for a malformed signature, by where it was sent.
+func (sr *signedRequest) malformed(msg string) *AuthError {
+	if sr.presigned {
+		return malformedQuery(msg)
+	}
+	return malformedHeader(msg)
 }
 
 // Verify checks r's signature. It returns what it proved, or an *AuthError
@@ -167,75 +178,24 @@ func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, presigned := queryValue(query, "X-Amz-Algorithm")
-	if _, ok := queryValue(query, "X-Amz-Signature"); ok {
-		presigned = true
-	}
-	headers := r.Header["Authorization"]
-	var sr *signedRequest
-	switch {
-	case len(headers) > 0 && presigned:
-		return nil, authErr(http.StatusBadRequest, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")
-	case presigned:
-		sr, err = parsePresigned(query)
-	case len(headers) == 1:
-		sr, err = parseAuthorization(headers[0])
-	case len(headers) > 1:
-		return nil, malformedHeader("more than one Authorization header")
-	default:
-		return nil, denied("Anonymous access is not allowed; sign the request with the local key")
-	}
+	sr, err := parseSignature(r, query)
 	if err != nil {
 		return nil, err
 	}
-	malformed := malformedHeader
-	if presigned {
-		malformed = malformedQuery
-	}
-
-	if !presigned {
-		if err := headerDate(r, sr); err != nil {
-			return nil, err
-		}
-	}
 	if sr.amzDate[:8] != sr.cred.day {
-		return nil, malformed("the credential date does not match X-Amz-Date")
+		return nil, sr.malformed("the credential date does not match X-Amz-Date")
 	}
 	if v.Region != "" && sr.cred.region != v.Region {
-		return nil, malformed("the region '" + sr.cred.region + "' is wrong; expecting '" + v.Region + "'")
+		return nil, sr.malformed("the region '" + limit(sr.cred.region) + "' is wrong; expecting '" + v.Region + "'")
 	}
-
 	key, ok := v.key(sr.cred.keyID)
 	if !ok {
 		return nil, authErr(http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
 	}
-
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
+	if err := v.checkTime(sr); err != nil {
+		return nil, err
 	}
-	skew := v.MaxSkew
-	if skew <= 0 {
-		skew = defaultSkew
-	}
-	t := now()
-	if presigned {
-		expires, _ := queryValue(query, "X-Amz-Expires")
-		secs, err := strconv.Atoi(expires)
-		if err != nil || secs <= 0 || secs > maxPresign || len(expires) > 6 {
-			return nil, malformedQuery("X-Amz-Expires must be a number of seconds from 1 to 604800")
-		}
-		if sr.date.Sub(t) > skew {
-			return nil, denied("Request is not valid yet")
-		}
-		if t.After(sr.date.Add(time.Duration(secs) * time.Second)) {
-			return nil, denied("Request has expired")
-		}
-	} else if d := t.Sub(sr.date); d > skew || d < -skew {
-		return nil, authErr(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
-	}
-
-	names, err := splitSignedHeaders(sr.headers, malformed)
+	names, err := splitSignedHeaders(sr)
 	if err != nil {
 		return nil, err
 	}
@@ -247,41 +207,83 @@ func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
 		KeyID:         sr.cred.keyID,
 		Date:          sr.date,
 		Region:        sr.cred.region,
-		Presigned:     presigned,
+		Presigned:     sr.presigned,
 		SignedHeaders: names,
 		amzDate:       sr.amzDate,
 		scope:         sr.cred.day + "/" + sr.cred.region + "/s3/aws4_request",
-		maxChunk:      v.MaxChunkSize,
-	}
-	if a.maxChunk <= 0 {
-		a.maxChunk = defaultChunk
+		maxChunk:      cmp.Or(max(v.MaxChunkSize, 0), defaultChunk),
 	}
 	if err := a.setPayload(r, query, sr); err != nil {
 		return nil, err
 	}
-
 	a.signingKey = secret.New(string(signingKey(key.Reveal(), sr.cred.day, sr.cred.region)))
-	canonQuery := canonicalQuery(query, presigned)
+	canonQuery := canonicalQuery(query, sr.presigned)
 	headerBlock := canonicalHeaders(r, names)
 	sent := sentPath(r.URL)
 	sig := a.sign(r.Method, sent, canonQuery, headerBlock, sr)
 	if !hmac.Equal(sig[:], sr.signature[:]) {
 		// A client may sign the S3 encoding of the path while its HTTP
 		// stack sends an equivalent spelling; both name the same key.
-		alt := s3Escape(r.URL.Path, false)
-		if alt == "" {
-			alt = "/"
-		}
+		alt := cmp.Or(s3Escape(r.URL.Path, false), "/")
 		if alt == sent {
 			return nil, errSignature
 		}
-		sig = a.sign(r.Method, alt, canonQuery, headerBlock, sr)
-		if !hmac.Equal(sig[:], sr.signature[:]) {
+		if sig = a.sign(r.Method, alt, canonQuery, headerBlock, sr); !hmac.Equal(sig[:], sr.signature[:]) {
 			return nil, errSignature
 		}
 	}
 	a.SeedSignature = hex.EncodeToString(sig[:])
 	return a, nil
+}
+
+// parseSignature finds the signature in the Authorization header or the
+// presigned query parameters, and the signing time.
+func parseSignature(r *http.Request, query []queryParam) (*signedRequest, error) {
+	_, presigned := queryValue(query, "X-Amz-Algorithm")
+	if _, ok := queryValue(query, "X-Amz-Signature"); ok {
+		presigned = true
+	}
+	headers := r.Header["Authorization"]
+	switch {
+	case len(headers) > 0 && presigned:
+		return nil, authErr(http.StatusBadRequest, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")
+	case presigned:
+		return parsePresigned(query)
+	case len(headers) > 1:
+		return nil, malformedHeader("more than one Authorization header")
+	case len(headers) == 0:
+		return nil, denied("Anonymous access is not allowed; sign the request with the local key")
+	}
+	sr, err := parseAuthorization(headers[0])
+	if err != nil {
+		return nil, err
+	}
+	return sr, headerDate(r, sr)
+}
+
+// checkTime bounds the clock skew of a header-signed request, and the
+// validity window of a presigned one.
+func (v *Verifier) checkTime(sr *signedRequest) error {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	skew := v.MaxSkew
+	if skew <= 0 {
+		skew = defaultSkew
+	}
+	t := now()
+	switch {
+	case !sr.presigned:
+		if d := t.Sub(sr.date); d > skew || d < -skew {
+			return authErr(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
+		}
+	case sr.date.Sub(t) > skew:
+		return denied("Request is not valid yet")
+	case t.After(sr.date.Add(time.Duration(sr.expires) * time.Second)):
+		return denied("Request has expired")
+	}
+	return nil
 }
 
 func (v *Verifier) key(id string) (secret.Secret, bool) {
@@ -399,8 +401,7 @@ func parseAuthorization(h string) (*signedRequest, error) {
 		return nil, malformedHeader("expected Credential, SignedHeaders and Signature")
 	}
 	sr := &signedRequest{headers: signed}
-	var err error
-	if sr.cred, err = parseCredential(cred, malformedHeader); err != nil {
+	if err := sr.parseCredential(cred); err != nil {
 		return nil, err
 	}
 	if !decodeSignature(&sr.signature, sig) {
@@ -435,16 +436,19 @@ func parsePresigned(query []queryParam) (*signedRequest, error) {
 	if vals[0] != algorithm {
 		return nil, malformedQuery("X-Amz-Algorithm only supports \"" + algorithm + "\"")
 	}
-	sr := &signedRequest{headers: vals[4], amzDate: vals[2]}
-	var err error
-	if sr.cred, err = parseCredential(vals[1], malformedQuery); err != nil {
+	sr := &signedRequest{presigned: true, headers: vals[4], amzDate: vals[2]}
+	if err := sr.parseCredential(vals[1]); err != nil {
 		return nil, err
 	}
+	var err error
 	if sr.date, err = time.Parse(amzDateFmt, sr.amzDate); err != nil || len(sr.amzDate) != len(amzDateFmt) {
 		return nil, malformedQuery("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
 	}
 	if !decodeSignature(&sr.signature, vals[5]) {
 		return nil, malformedQuery("X-Amz-Signature must be 64 hex digits")
+	}
+	if sr.expires, err = strconv.Atoi(vals[3]); err != nil || sr.expires <= 0 || sr.expires > maxPresign || len(vals[3]) > 6 {
+		return nil, malformedQuery("X-Amz-Expires must be a number of seconds from 1 to 604800")
 	}
 	return sr, nil
 }
@@ -472,28 +476,29 @@ func headerDate(r *http.Request, sr *signedRequest) error {
 	return denied("AWS authentication requires a valid Date or x-amz-date header")
 }
 
-func parseCredential(s string, malformed func(string) *AuthError) (credential, error) {
+// parseCredential parses "<key id>/<yyyymmdd>/<region>/s3/aws4_request".
+func (sr *signedRequest) parseCredential(s string) error {
 	parts := strings.Split(s, "/")
-	if len(parts) != 5 || parts[0] == "" || parts[2] == "" || parts[4] != "aws4_request" {
-		return credential{}, malformed("the Credential must be <key id>/<yyyymmdd>/<region>/s3/aws4_request")
+	switch {
+	case len(parts) != 5 || parts[0] == "" || parts[2] == "" || parts[4] != "aws4_request":
+		return sr.malformed("the Credential must be <key id>/<yyyymmdd>/<region>/s3/aws4_request")
+	case len(parts[1]) != 8 || !isDigits(parts[1]):
+		return sr.malformed("the credential date must be yyyymmdd")
+	case parts[3] != "s3":
+		return sr.malformed("the service '" + limit(parts[3]) + "' is wrong; expecting 's3'")
 	}
-	if len(parts[1]) != 8 || !isDigits(parts[1]) {
-		return credential{}, malformed("the credential date must be yyyymmdd")
-	}
-	if parts[3] != "s3" {
-		return credential{}, malformed("the service '" + limit(parts[3]) + "' is wrong; expecting 's3'")
-	}
-	return credential{keyID: parts[0], day: parts[1], region: parts[2]}, nil
+	sr.cred = credential{keyID: parts[0], day: parts[1], region: parts[2]}
+	return nil
 }
 
 // splitSignedHeaders checks that the list is lower-case, sorted, without
 // duplicates, and names host.
-func splitSignedHeaders(s string, malformed func(string) *AuthError) ([]string, error) {
-	names := strings.Split(s, ";")
+func splitSignedHeaders(sr *signedRequest) ([]string, error) {
+	names := strings.Split(sr.headers, ";")
 	host := false
 	for i, n := range names {
 		if n == "" || !isLowerToken(n) || (i > 0 && names[i-1] >= n) {
-			return nil, malformed("SignedHeaders must be sorted lower-case header names separated by ';'")
+			return nil, sr.malformed("SignedHeaders must be sorted lower-case header names separated by ';'")
 		}
 		host = host || n == "host"
 	}

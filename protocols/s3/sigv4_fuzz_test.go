@@ -28,10 +28,10 @@ func FuzzChunked(f *testing.F) {
 	f.Add([]byte("x"), uint8(1), uint16(1), uint32(0), byte(0), []byte(nil), uint32(150))
 	f.Add([]byte(nil), uint8(2), uint16(1), uint32(3), byte(0), []byte("\r\n"), uint32(0))
 	f.Fuzz(func(t *testing.T, payload []byte, mode uint8, chunk uint16, pos uint32, flip byte, insert []byte, cut uint32) {
-		if len(payload) > 1<<18 || len(insert) > 1<<12 {
-			return
-		}
 		st := stream{mode: fuzzModes[int(mode)%len(fuzzModes)], payload: payload, chunk: int(chunk)%(1<<16) + 1}
+		if len(payload) > 1<<18 || len(insert) > 1<<12 || len(payload)/st.chunk > 1<<10 {
+			return // keep each run fast
+		}
 		if st.mode != s3.PayloadStreaming {
 			st.checksum = "x-amz-checksum-crc32c"
 		}
@@ -98,7 +98,7 @@ func FuzzVerify(f *testing.F) {
 				r.Header.Set(k, val)
 			}
 		}
-		if strings.HasPrefix(date, "Mon") {
+		if strings.HasSuffix(date, "GMT") { // the Date header instead of X-Amz-Date
 			r.Header["Date"] = []string{date}
 			r.Header.Del("X-Amz-Date")
 		}
