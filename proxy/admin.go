@@ -74,11 +74,7 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /credentials", func(w http.ResponseWriter, r *http.Request) {
-		list := []CredentialInfo{}
-		list = append(list, s.credentialList()...)
-		if s.opts.Credentials != nil {
-			list = append(list, s.opts.Credentials()...)
-		}
+		list := append([]CredentialInfo{}, s.credentialList()...)
 		writeJSON(w, http.StatusOK, list)
 	})
 	mux.HandleFunc("POST /quitquitquit", func(w http.ResponseWriter, r *http.Request) {

@@ -121,9 +121,6 @@ func (s *Server) heldSecretValues() []string {
 			out = append(out, v)
 		}
 	}
-	if s.opts.HeldSecrets != nil {
-		out = append(out, s.opts.HeldSecrets()...)
-	}
 	for _, f := range s.held {
 		out = append(out, f()...)
 	}

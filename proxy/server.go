@@ -59,11 +59,6 @@ type Options struct {
 	Log zerolog.Logger
 	// Handlers builds the protocol handlers; nil serves only the admin endpoint.
 	Handlers func(*Env) (Handlers, error)
-	// Credentials lists held upstream credentials for /credentials; nil: none.
-	Credentials func() []CredentialInfo
-	// HeldSecrets returns the upstream secret values held now, so that exec
-	// mode keeps any variable containing one from the child; nil: none.
-	HeldSecrets func() []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Exec says the server runs a child (exec mode): audit.path defaults to
