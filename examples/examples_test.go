@@ -120,3 +120,30 @@ func TestPolicies(t *testing.T) {
 		t.Fatalf("ran %d policies", ran)
 	}
 }
+
+// TestKubernetesConfig: the Airlock config inside the ConfigMap parses and
+// its policy compiles.
+func TestKubernetesConfig(t *testing.T) {
+	data, err := os.ReadFile("kubernetes/job-native-sidecar.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var cm struct {
+		Kind string            `yaml:"kind"`
+		Data map[string]string `yaml:"data"`
+	}
+	if err := dec.Decode(&cm); err != nil || cm.Kind != "ConfigMap" || cm.Data["airlock.yaml"] == "" {
+		t.Fatalf("first document should be the ConfigMap: %v %+v", err, cm)
+	}
+	c, err := proxy.ParseConfig([]byte(cm.Data["airlock.yaml"]), func(n string) (string, bool) { return "job-1", n == "AIRLOCK_TASK_ID" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CompilePolicy(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Postgres.Credentials.Source != "ephemeral-role" || c.Local.Dir != "/var/run/airlock" {
+		t.Fatalf("unexpected config: %+v", c)
+	}
+}
