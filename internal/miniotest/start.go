@@ -2,16 +2,14 @@ package miniotest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/airlockproxy/airlock/internal/testutil"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -52,8 +50,8 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("miniotest: %v (CI is set, so this fails instead of skipping); run scripts/install-minio.sh", err)
 	}
 	s := &Server{
-		AccessKey: "root" + randomHex(8),
-		SecretKey: randomHex(20),
+		AccessKey: "root" + testutil.RandomHex(8),
+		SecretKey: testutil.RandomHex(20),
 		Region:    region,
 		Dir:       t.TempDir(),
 		client:    &http.Client{Timeout: 30 * time.Second},
@@ -61,7 +59,7 @@ func Start(t testing.TB) *Server {
 	logFile := filepath.Join(s.Dir, "minio.log")
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("miniotest: tail of %s:\n%s", logFile, tail(logFile, 30))
+			t.Logf("miniotest: tail of %s:\n%s", logFile, testutil.Tail(logFile, 30))
 		}
 	})
 	for attempt := 1; ; attempt++ {
@@ -70,7 +68,7 @@ func Start(t testing.TB) *Server {
 			break
 		}
 		if attempt == startAttempts || !errors.Is(err, errExited) {
-			t.Fatalf("miniotest: start MinIO (attempt %d): %v\ntail of %s:\n%s", attempt, err, logFile, tail(logFile, 30))
+			t.Fatalf("miniotest: start MinIO (attempt %d): %v\ntail of %s:\n%s", attempt, err, logFile, testutil.Tail(logFile, 30))
 		}
 		// Most likely a port picked was taken in between: try others.
 	}
@@ -220,25 +218,4 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-// tail returns the last n lines of a file, or why it cannot.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on Linux
-	}
-	return hex.EncodeToString(b)
 }

@@ -3,10 +3,9 @@ package pgtest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/airlockproxy/airlock/internal/testutil"
 	"net"
 	"net/url"
 	"os"
@@ -96,7 +95,7 @@ func Start(t testing.TB, opts Options) *Server {
 		Host:      "127.0.0.1",
 		SocketDir: dir,
 		Superuser: superuser,
-		Password:  randomHex(16),
+		Password:  testutil.RandomHex(16),
 		DataDir:   filepath.Join(dir, "data"),
 		LogFile:   filepath.Join(dir, "postgres.log"),
 		bindir:    bindir,
@@ -121,7 +120,7 @@ func Start(t testing.TB, opts Options) *Server {
 
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("pgtest: tail of %s:\n%s", s.LogFile, tail(s.LogFile, 30))
+			t.Logf("pgtest: tail of %s:\n%s", s.LogFile, testutil.Tail(s.LogFile, 30))
 		}
 	})
 	t.Cleanup(func() {
@@ -368,25 +367,4 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-// tail returns the last n lines of a file, or why it cannot.
-func tail(path string, n int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on Linux
-	}
-	return hex.EncodeToString(b)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/airlockproxy/airlock/internal/testutil"
 	"io"
 	"io/fs"
 	"os"
@@ -58,7 +59,7 @@ func (s *Server) template() (string, error) {
 		return "", fmt.Errorf("hand template directory to %s: %w", s.owner.name, err)
 	}
 	// The template's password is never used: each server sets its own.
-	if err := s.initdb(stage, filepath.Join(stage, "data"), randomHex(16)); err != nil {
+	if err := s.initdb(stage, filepath.Join(stage, "data"), testutil.RandomHex(16)); err != nil {
 		return "", fmt.Errorf("template: %w", err)
 	}
 	if err := os.Rename(stage, final); err != nil {
