@@ -225,6 +225,7 @@ policy:
 	}
 	t.Cleanup(func() { cancel(); cmd.Wait() })
 	waitPort(t, pgPort)
+	waitLocal(t, local)
 	tok, err := os.ReadFile(filepath.Join(local, "pg-token"))
 	if err != nil {
 		t.Fatal(err)

@@ -99,3 +99,16 @@ func waitPort(t *testing.T, port int) {
 	}
 	t.Fatalf("nothing listens on %s", addr)
 }
+
+// waitLocal waits for `airlock run` to write its local files: the protocol
+// ports listen a moment before, and env is written last.
+func waitLocal(t *testing.T, dir string) {
+	t.Helper()
+	for range 300 {
+		if _, err := os.Stat(filepath.Join(dir, "env")); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("airlock run wrote no %s", filepath.Join(dir, "env"))
+}

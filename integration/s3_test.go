@@ -94,6 +94,7 @@ policy:
 		}
 	})
 	waitPort(t, port)
+	waitLocal(t, r.local)
 	r.caFile = filepath.Join(r.local, "ca.pem")
 	creds, err := os.ReadFile(filepath.Join(r.local, "aws-credentials"))
 	if err != nil {

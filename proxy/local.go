@@ -154,7 +154,9 @@ next:
 
 // writeLocalFiles writes run mode's files for the task into dir: pg-token,
 // aws-credentials (shared-credentials format), env (sourceable). ca.pem is
-// written by the caller. Files are 0640 in a 0750 directory.
+// written by the caller. Files are 0640 in a 0750 directory. Each file is
+// replaced atomically, and env is written last: a task that sees env can read
+// the others.
 func writeLocalFiles(dir string, local *LocalSecrets, env []string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("create local dir: %w", err)
@@ -164,14 +166,14 @@ func writeLocalFiles(dir string, local *LocalSecrets, env []string) error {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&sh, "export %s=%s\n", k, shellQuote(v))
 	}
-	files := map[string]string{
-		"pg-token": local.PGToken.Reveal() + "\n",
-		"aws-credentials": fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
-			local.S3KeyID, local.S3Secret.Reveal()),
-		"env": sh.String(),
+	files := []struct{ name, content string }{
+		{"pg-token", local.PGToken.Reveal() + "\n"},
+		{"aws-credentials", fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+			local.S3KeyID, local.S3Secret.Reveal())},
+		{"env", sh.String()},
 	}
-	for name, content := range files {
-		if err := writeFileAtomic(filepath.Join(dir, name), []byte(content), 0o640); err != nil {
+	for _, f := range files {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), []byte(f.content), 0o640); err != nil {
 			return err
 		}
 	}
