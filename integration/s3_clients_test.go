@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"bytes"
 	"context"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ func (r *s3Rig) shell(t *testing.T, script string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", ". "+filepath.Join(r.local, "env")+" && "+script)
 	cmd.Dir = r.dir
+	cmd.WaitDelay = 5 * time.Second // a stuck grandchild must not hold the pipes open
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -85,10 +87,15 @@ func TestS3Boto3(t *testing.T) {
 import os, boto3, botocore
 s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
 data = os.urandom(3 * 1024 * 1024 + 5)
-# One PutObject (aws-chunked with a CRC32 trailer). Not upload_fileobj above
-# 8 MiB: multipart uploads from boto3 hang (issue note: the part's checksum).
+# One PutObject (aws-chunked with a CRC32 trailer), then a multipart upload
+# (upload_fileobj above its 8 MiB threshold: CreateMultipartUpload with a
+# checksum algorithm, parts with CRC32 trailers, CompleteMultipartUpload).
 s3.put_object(Bucket="lake", Key="curated/big.bin", Body=data)
 print("uploaded", len(data))
+import io
+multi = bytes(range(256)) * (9 * 4096) + b"tail"
+s3.upload_fileobj(io.BytesIO(multi), "lake", "curated/multi.bin")
+print("multipart", len(multi))
 print("read", s3.get_object(Bucket="lake", Key="raw/a.csv")["Body"].read().decode())
 try:
     s3.get_object(Bucket="lake", Key="secret/s.csv")
@@ -101,9 +108,19 @@ open("big.bin", "wb").write(data)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	mustContain(t, "boto3", out, "uploaded 3145733", "read seed raw/a.csv", "denied AccessDenied")
+	mustContain(t, "boto3", out, "uploaded 3145733", "multipart 9437188", "read seed raw/a.csv", "denied AccessDenied")
 	got, ok := r.object(t, "curated/big.bin")
 	if !ok || len(got) != 3145733 {
-		t.Fatalf("multipart upload: %d bytes in MinIO", len(got))
+		t.Fatalf("put_object: %d bytes in MinIO", len(got))
+	}
+	want := append(bytes.Repeat(func() []byte {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		return b
+	}(), 9*4096), "tail"...)
+	if got, ok := r.object(t, "curated/multi.bin"); !ok || !bytes.Equal(got, want) {
+		t.Fatalf("multipart upload: %d bytes in MinIO, want %d", len(got), len(want))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
@@ -16,24 +17,55 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // DecodedBody is the reader Auth.Body returns: the payload as the client
 // meant it, checked as it streams.
 type DecodedBody struct {
 	r      io.Reader
-	c      io.Closer
 	chunks *chunkReader // aws-chunked modes only
+	closed atomic.Bool
 }
 
 // Read returns decoded payload bytes. It fails with an *AuthError the
 // moment the stream is proven bad, and never returns the final bytes of the
 // payload (nor io.EOF) before the whole stream is verified: a forwarder that
 // streams the body upstream can still abort the upstream request.
-func (b *DecodedBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *DecodedBody) Read(p []byte) (int, error) {
+	if b.closed.Load() {
+		return 0, errBodyClosed
+	}
+	return b.r.Read(p)
+}
 
-// Close closes the request body.
-func (b *DecodedBody) Close() error { return b.c.Close() }
+// Close makes later Reads fail. It leaves the request body itself to the
+// HTTP server, which closes it after the response is written: closing it
+// here would drain the client's body first, and a client waiting for
+// "100 Continue" would never send it (the response would never be flushed).
+// Close may be called from another goroutine than Read (the transport's).
+func (b *DecodedBody) Close() error {
+	b.closed.Store(true)
+	return nil
+}
+
+// checksum is the verified checksum of the payload, once Read has returned
+// io.EOF; nil before, and when no checksum trailer was declared.
+func (b *DecodedBody) checksum() []byte {
+	if b.chunks == nil || !b.chunks.done || b.chunks.sum == nil {
+		return nil
+	}
+	return b.chunks.sum.Sum(nil)
+}
+
+// TrailerName is the checksum trailer the client declared in x-amz-trailer
+// (lower case, e.g. x-amz-checksum-crc32), or "" for none.
+func (b *DecodedBody) TrailerName() string {
+	if b.chunks == nil {
+		return ""
+	}
+	return b.chunks.want
+}
 
 // Trailer returns the verified trailing headers of an aws-chunked body
 // (x-amz-checksum-*) once Read has returned io.EOF; nil before, and for
@@ -72,19 +104,19 @@ func (a *Auth) Body(r *http.Request) (io.ReadCloser, error) {
 	}
 	switch a.PayloadMode {
 	case PayloadUnsigned:
-		return &DecodedBody{r: src, c: src}, nil
+		return &DecodedBody{r: src}, nil
 	case PayloadHashed:
 		want, err := hex.DecodeString(a.PayloadSHA256)
 		if err != nil || len(want) != sha256.Size {
 			return nil, invalidRequest("x-amz-content-sha256 is not a SHA-256 digest")
 		}
-		return &DecodedBody{r: &hashReader{br: bufio.NewReaderSize(src, 32<<10), h: sha256.New(), want: want}, c: src}, nil
+		return &DecodedBody{r: &hashReader{br: bufio.NewReaderSize(src, 32<<10), h: sha256.New(), want: want}}, nil
 	case PayloadStreaming, PayloadStreamingTrailer, PayloadStreamingUnsignedTrailer:
 		c, err := a.newChunkReader(r.Header, src)
 		if err != nil {
 			return nil, err
 		}
-		return &DecodedBody{r: c, c: src, chunks: c}, nil
+		return &DecodedBody{r: c, chunks: c}, nil
 	}
 	return nil, invalidRequest("unsupported payload mode")
 }
@@ -103,6 +135,8 @@ var (
 	errTooShort = authErr(http.StatusBadRequest, "IncompleteBody",
 		"The aws-chunked body holds less data than x-amz-decoded-content-length.")
 	errAfterEnd = invalidRequest("There is data after the end of the aws-chunked body.")
+
+	errBodyClosed = errors.New("s3: read of a closed request body")
 )
 
 // incomplete wraps a failed or short read of the request body.

@@ -53,7 +53,17 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 		}
 	}
 	var reqBody io.Reader = body
-	if length <= 0 {
+	payload := "UNSIGNED-PAYLOAD"
+	if auth.PayloadMode == "sha256" && auth.PayloadSHA256 != "" {
+		payload = auth.PayloadSHA256 // the upstream checks the body against it too
+	}
+	decoded := length
+	db, _ := body.(*DecodedBody)
+	reframe := db != nil && db.TrailerName() != ""
+	switch {
+	case reframe:
+		reqBody, length, payload = newTrailerBody(db, decoded), encodedLength(decoded, db.TrailerName()), payloadUnsignedTrailer
+	case length <= 0:
 		reqBody, length = http.NoBody, 0
 	}
 	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), reqBody)
@@ -74,12 +84,13 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 		}
 		out.Header[k] = vs
 	}
+	if reframe {
+		out.Header.Set("Content-Encoding", strings.Join(append([]string{"aws-chunked"}, out.Header["Content-Encoding"]...), ","))
+		out.Header.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(decoded, 10))
+		out.Header.Set("X-Amz-Trailer", db.TrailerName())
+	}
 	if strings.EqualFold(r.Header.Get("Expect"), "100-continue") && length > 0 {
 		out.Header.Set("Expect", "100-continue")
-	}
-	payload := "UNSIGNED-PAYLOAD"
-	if auth.PayloadMode == "sha256" && auth.PayloadSHA256 != "" {
-		payload = auth.PayloadSHA256 // the upstream checks the body against it too
 	}
 	out.Header.Set("X-Amz-Content-Sha256", payload)
 	if err := h.signer.SignHTTP(ctx, creds, out, payload, "s3", h.cfg.Region, h.cfg.Now()); err != nil {
