@@ -44,10 +44,10 @@ func TestS3AWSCLI(t *testing.T) {
 		{"aws s3api copy-object --bucket lake --key curated/copy.csv --copy-source lake/raw/a.csv", false},
 		{"aws s3api delete-objects --bucket lake --delete 'Objects=[{Key=tmp/1},{Key=tmp/2}]'", false},
 		{"aws s3 rm s3://lake/tmp/3", false},
-		// Not here: a denied `aws s3 cp` upload. The CLI sends
-		// Expect: 100-continue with a chunked body, gets the 403, and then
-		// retries on a closed TLS connection until its timeout (see the
-		// issue note); boto3 and the Go SDK see the 403 at once.
+		// A denied upload: the CLI sends Expect: 100-continue and must get
+		// the 403 at once (it used to wait for "100 Continue" until its
+		// timeout while Airlock drained the body it never sent).
+		{"aws s3 cp report.csv s3://lake/raw/report.csv", true},
 		{"aws s3 ls s3://lake/", true},
 		{"aws s3api copy-object --bucket lake --key curated/s.csv --copy-source lake/secret/s.csv", true},
 		{"aws s3api delete-objects --bucket lake --delete 'Objects=[{Key=raw/a.csv}]'", true},
