@@ -15,6 +15,7 @@ RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/airlock /usr/local/bin/airlock
 USER nonroot:nonroot
-# Kubernetes probes use the admin endpoints (/startup, /readyz, /livez); no HEALTHCHECK.
+# No HEALTHCHECK: Kubernetes probes exec `airlock wait` (the admin listener is
+# loopback-only, so kubelet httpGet probes from the node cannot reach it).
 ENTRYPOINT ["airlock"]
 CMD ["run", "-c", "/etc/airlock/airlock.yaml"]

@@ -147,3 +147,53 @@ func TestKubernetesConfig(t *testing.T) {
 		t.Fatalf("unexpected config: %+v", c)
 	}
 }
+
+// TestProbesRunInThePod: the admin listener is loopback-only, and kubelet
+// sends httpGet and tcpSocket probes from the node, where 127.0.0.1 is the
+// node itself: such a probe on Airlock never passes. Probes must exec
+// `airlock wait` inside the container.
+func TestProbesRunInThePod(t *testing.T) {
+	files, err := filepath.Glob("kubernetes/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Kubernetes examples: %v", err)
+	}
+	probes := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var doc any
+			if err := dec.Decode(&doc); err != nil {
+				break
+			}
+			walkProbes(doc, func(name string, p map[string]any) {
+				probes++
+				if _, ok := p["exec"]; !ok {
+					t.Errorf("%s: %s is not an exec probe (kubelet's httpGet/tcpSocket come from the node, not the pod's loopback)", f, name)
+				}
+			})
+		}
+	}
+	if probes == 0 {
+		t.Fatal("no probes found: the walk is broken")
+	}
+}
+
+func walkProbes(v any, f func(string, map[string]any)) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if p, ok := x.(map[string]any); ok && strings.HasSuffix(k, "Probe") {
+				f(k, p)
+			}
+			walkProbes(x, f)
+		}
+	case []any:
+		for _, x := range v {
+			walkProbes(x, f)
+		}
+	}
+}

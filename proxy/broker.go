@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/airlockproxy/airlock/proxy/credentials"
@@ -31,8 +33,32 @@ func (s *Server) startCredentials(ctx context.Context) error {
 		case "ephemeral-role":
 			src = credentials.NewEphemeralRole(credentials.EphemeralRoleOptions{AdminDSNFile: c.AdminDSNFile, TaskID: s.cfg.Task.ID,
 				Grant: c.Grant, ReassignTo: c.ReassignTo, ConnectionLimit: c.ConnectionLimit, Log: s.log, Now: s.now})
+		case "vault":
+			opts := credentials.VaultOptions{Address: c.Address, Mount: c.Mount, Role: c.Role, TokenFile: c.TokenFile,
+				CAFile: c.CAFile, Log: s.log, Now: s.now}
+			if a := c.Auth; a != nil {
+				opts.Auth = &credentials.VaultAuthOptions{Method: a.Method, Mount: a.Mount, Role: a.Role, JWTFile: a.JWTFile,
+					RoleIDFile: a.RoleIDFile, SecretIDFile: a.SecretIDFile}
+			}
+			v, err := credentials.NewVault(opts)
+			if err != nil {
+				return fmt.Errorf("postgres.credentials: %w", err)
+			}
+			s.held = append(s.held, v.Secrets)
+			s.closers = append(s.closers, v.Close) // after the broker's revokes: ends the login token and any lease left
+			src = v
+		case "rds-iam":
+			u := p.Upstream
+			r, err := credentials.NewRDSIAM(ctx, credentials.RDSIAMOptions{Endpoint: net.JoinHostPort(u.Host, strconv.Itoa(u.Port)),
+				User: c.User, Region: c.Region, Now: s.now, Log: s.log})
+			if err != nil {
+				return fmt.Errorf("postgres.credentials: %w", err)
+			}
+			s.held = append(s.held, r.Secrets)
+			s.pgLogin = r.Login // a fresh token for each upstream connection
+			src = r
 		default:
-			return fmt.Errorf("postgres.credentials.source %q is not in this build yet (use static or ephemeral-role)", c.Source)
+			return fmt.Errorf("postgres.credentials.source %q is unknown", c.Source)
 		}
 		s.broker.Add(credentials.UpstreamPostgres, src, c.Source, c.Margin.D())
 		n++
@@ -47,9 +73,14 @@ func (s *Server) startCredentials(ctx context.Context) error {
 	return nil
 }
 
-// postgresLogin is the postgres dialer's view of the broker.
+// postgresLogin is the postgres dialer's view of the broker: the held
+// login, or for rds-iam a token made for this connection (the broker's
+// credential must still be current: it fails closed when it expired).
 func (s *Server) postgresLogin(ctx context.Context) (string, secret.Secret, error) {
 	c, err := s.broker.Current(credentials.UpstreamPostgres)
+	if err == nil && s.pgLogin != nil {
+		return s.pgLogin(ctx)
+	}
 	if err != nil {
 		return "", secret.Secret{}, err
 	}
@@ -65,6 +96,11 @@ func (s *Server) stopCredentials() {
 	defer cancel()
 	if err := s.broker.Stop(ctx); err != nil {
 		s.log.Error().Err(err).Msg("revoking credentials failed; see the credential records in the audit log")
+	}
+	for _, c := range s.closers {
+		if err := c(ctx); err != nil {
+			s.log.Error().Err(err).Msg("closing a credential source failed")
+		}
 	}
 }
 

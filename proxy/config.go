@@ -136,8 +136,8 @@ type PostgresUpstream struct {
 //
 //	static:         user, password_file | password_env
 //	ephemeral-role: admin_dsn_file, grant, reassign_to, connection_limit
-//	vault:          address, mount, role, token_file | auth
-//	rds-iam:        user, region
+//	vault:          address, mount, role, token_file | auth, ca_file
+//	rds-iam:        user, region (sslmode must not be disable)
 type PostgresCredentials struct {
 	// Source is static, ephemeral-role, vault or rds-iam.
 	Source string `yaml:"source"`
@@ -169,6 +169,8 @@ type PostgresCredentials struct {
 	TokenFile string `yaml:"token_file"`
 	// Auth logs in to Vault instead of a token file (vault).
 	Auth *VaultAuth `yaml:"auth"`
+	// CAFile verifies Vault's certificate (vault; default: system roots).
+	CAFile string `yaml:"ca_file"`
 	// Region is the AWS region of the RDS instance (rds-iam).
 	Region string `yaml:"region"`
 	// Margin is added to the task's remaining lifetime when asking for a

@@ -117,6 +117,8 @@ type Server struct {
 	bundleFile  string
 	taskEnv     []string
 	held        []func() []string
+	closers     []func(context.Context) error                        // credential sources' Close, after the broker's Stop
+	pgLogin     func(context.Context) (string, secret.Secret, error) // rds-iam: per-connection login
 	broker      *credentials.Broker
 
 	adminLn  net.Listener

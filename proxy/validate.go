@@ -277,12 +277,25 @@ func (v *validator) postgres(p *Postgres) {
 			v.add(path, "set exactly one of token_file and auth")
 		}
 		v.file(path+".token_file", c.TokenFile)
+		v.file(path+".ca_file", c.CAFile)
 		if c.Auth != nil {
 			v.oneOf(path+".auth.method", c.Auth.Method, "kubernetes", "approle")
+			switch c.Auth.Method {
+			case "kubernetes":
+				v.required(path+".auth.role", c.Auth.Role, "the Vault role to log in as")
+			case "approle":
+				v.required(path+".auth.role_id_file", c.Auth.RoleIDFile, "the AppRole role id file")
+				v.required(path+".auth.secret_id_file", c.Auth.SecretIDFile, "the AppRole secret id file")
+				v.file(path+".auth.role_id_file", c.Auth.RoleIDFile)
+				v.file(path+".auth.secret_id_file", c.Auth.SecretIDFile)
+			}
 		}
 	case "rds-iam":
 		v.required(path+".user", c.User, "the database user enabled for IAM authentication")
 		v.required(path+".region", c.Region, "the RDS instance's AWS region")
+		if p.Upstream.SSLMode == "disable" {
+			v.add("postgres.upstream.sslmode", "rds-iam logins need TLS: use require, verify-ca or verify-full")
+		}
 	}
 	if c.Margin < 0 {
 		v.add(path+".margin", "must not be negative")
@@ -349,7 +362,7 @@ var (
 	postgresSourceFields = map[string][]string{
 		"static":         {"user", "password_file", "password_env"},
 		"ephemeral-role": {"admin_dsn_file", "grant", "reassign_to", "connection_limit"},
-		"vault":          {"address", "mount", "role", "token_file", "auth"},
+		"vault":          {"address", "mount", "role", "token_file", "auth", "ca_file"},
 		"rds-iam":        {"user", "region"},
 	}
 	s3SourceFields = map[string][]string{
