@@ -30,6 +30,7 @@ import (
 // it must never appear in Airlock's output, the audit log or the task's env.
 type s3Rig struct {
 	minio      *miniotest.Server
+	pid        int // airlock run's
 	dir        string
 	config     string
 	auditPath  string
@@ -83,6 +84,7 @@ policy:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	r.pid = cmd.Process.Pid
 	t.Cleanup(func() {
 		cancel()
 		cmd.Wait()

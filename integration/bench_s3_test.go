@@ -1,0 +1,165 @@
+package integration_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// TestBenchS3 compares PUT and GET of 1 MiB, 64 MiB and 1 GiB objects
+// straight to MinIO and through Airlock (plain HTTP, the same client
+// behaviour as direct; and TLS, the default listener, where the SDK sends
+// aws-chunked bodies with a CRC32 trailer), and reads Airlock's peak RSS
+// (VmHWM) after each size. It runs only under `make bench` (AIRLOCK_BENCH=1);
+// AIRLOCK_BENCH_S3_MAX caps the largest size in MiB (default 1024).
+func TestBenchS3(t *testing.T) {
+	if os.Getenv("AIRLOCK_BENCH") == "" {
+		t.Skip("a benchmark: run with make bench (AIRLOCK_BENCH=1)")
+	}
+	maxMiB := int64(1024)
+	if s := os.Getenv("AIRLOCK_BENCH_S3_MAX"); s != "" {
+		maxMiB, _ = strconv.ParseInt(s, 10, 64)
+	}
+	rigs := map[string]*s3Rig{"http": newS3Rig(t, true), "https": newS3Rig(t, false)}
+	ctx := context.Background()
+	fmt.Printf("\nS3 PUT/GET, one object at a time, median of N (2 cores shared by client, Airlock and MinIO)\n")
+	fmt.Printf("%-6s %-4s %3s %12s %14s %8s %14s %8s %12s\n", "size", "op", "N", "direct MB/s", "airlock-http", "ratio", "airlock-https", "ratio", "airlock RSS")
+	for _, mib := range []int64{1, 64, 1024} {
+		if mib > maxMiB {
+			continue
+		}
+		size := mib << 20
+		n := map[int64]int{1: 15, 64: 5, 1024: 3}[mib]
+		key := fmt.Sprintf("bench-%d", mib)
+		for _, op := range []string{"PUT", "GET"} {
+			rate := map[string]float64{}
+			for _, target := range []string{"direct", "http", "https"} {
+				var rig *s3Rig
+				var client *s3.Client
+				switch target {
+				case "direct":
+					rig = rigs["http"]
+					client = rig.direct(t)
+				default:
+					rig = rigs[target]
+					client = rig.client(t)
+				}
+				if op == "GET" {
+					// The rules let the task read raw/ only: seed it directly.
+					if _, err := rig.direct(t).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String("raw/" + key), Body: newPattern(size)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var times []time.Duration
+				for range n {
+					start := time.Now()
+					var err error
+					if op == "PUT" {
+						_, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String("curated/" + key), Body: newPattern(size)})
+					} else {
+						err = getAll(ctx, client, "raw/"+key, size)
+					}
+					if err != nil {
+						t.Fatalf("%s %s %d MiB: %v", target, op, mib, err)
+					}
+					times = append(times, time.Since(start))
+				}
+				slices.Sort(times)
+				rate[target] = float64(size) / 1e6 / times[len(times)/2].Seconds()
+			}
+			fmt.Printf("%-6s %-4s %3d %12.0f %14.0f %7.2fx %14.0f %7.2fx %12s\n", sizeName(mib), op, n, rate["direct"],
+				rate["http"], rate["http"]/rate["direct"], rate["https"], rate["https"]/rate["direct"],
+				fmt.Sprintf("%d/%d MiB", peakRSS(t, rigs["http"].pid)>>20, peakRSS(t, rigs["https"].pid)>>20))
+		}
+	}
+	fmt.Println("airlock RSS: VmHWM of the http/https instances so far (peak, not current)")
+}
+
+func getAll(ctx context.Context, c *s3.Client, key string, size int64) error {
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String(key)})
+	if err != nil {
+		return err
+	}
+	defer out.Body.Close()
+	n, err := io.Copy(io.Discard, out.Body)
+	if err == nil && n != size {
+		err = fmt.Errorf("read %d bytes, want %d", n, size)
+	}
+	return err
+}
+
+func sizeName(mib int64) string {
+	if mib >= 1024 {
+		return fmt.Sprintf("%dGiB", mib>>10)
+	}
+	return fmt.Sprintf("%dMiB", mib)
+}
+
+// peakRSS is a process's VmHWM in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// pattern is a seekable body of size bytes that costs no memory: the SDK
+// rewinds bodies to hash or retry them.
+type pattern struct{ size, off int64 }
+
+func newPattern(size int64) *pattern { return &pattern{size: size} }
+
+var patternBlock = func() []byte {
+	b := make([]byte, 64<<10)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}()
+
+func (p *pattern) Read(b []byte) (int, error) {
+	if p.off >= p.size {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), p.size-p.off)]
+	n := 0
+	for n < len(b) {
+		n += copy(b[n:], patternBlock[(p.off+int64(n))%int64(len(patternBlock)):])
+	}
+	p.off += int64(n)
+	return n, nil
+}
+
+func (p *pattern) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += p.off
+	case io.SeekEnd:
+		off += p.size
+	}
+	if off < 0 {
+		return 0, errors.New("pattern: negative offset")
+	}
+	p.off = off
+	return off, nil
+}
