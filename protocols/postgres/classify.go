@@ -286,6 +286,9 @@ func preparedQuery(src string) (string, bool) {
 // classify builds the Statement for one parsed statement.
 func (c *Classifier) classify(n *pg_query.Node) Statement {
 	w := walker{c: c, mode: modeWrite}
+	if fd := n.ProtoReflect().WhichOneof(nodeOneof); fd != nil {
+		w.top = n.ProtoReflect().Get(fd).Message().Interface()
+	}
 	w.visit(n)
 	reads, writes := sorted(w.reads), sorted(w.writes)
 	st := Statement{
@@ -343,6 +346,7 @@ type walker struct {
 	guard   string
 	execute string
 	dealloc string
+	top     proto.Message // the statement itself, to tell it from nested ones
 }
 
 var nodeOneof = (&pg_query.Node{}).ProtoReflect().Descriptor().Oneofs().ByName("node")
@@ -471,6 +475,13 @@ func (w *walker) visit(m proto.Message) {
 			w.params = append(w.params, "all")
 		}
 	case *pg_query.VariableSetStmt:
+		if proto.Message(n) != w.top {
+			// A SET clause of CREATE/ALTER FUNCTION or ALTER ROLE/DATABASE:
+			// it applies inside the function or to later sessions, not to
+			// this one. The role guard rails still hold.
+			w.roleRails(strings.ToLower(n.Name), "SET ")
+			break
+		}
 		w.kind("set")
 		w.set(n)
 	case *pg_query.VariableShowStmt:
@@ -766,6 +777,11 @@ func (w *walker) set(n *pg_query.VariableSetStmt) {
 	if n.Kind == pg_query.VariableSetKind_VAR_RESET {
 		verb = "RESET "
 	}
+	w.roleRails(name, verb)
+}
+
+// roleRails trips the guard rails on changing the role.
+func (w *walker) roleRails(name, verb string) {
 	switch name {
 	case "role":
 		w.trip(verb + "ROLE is never allowed")
