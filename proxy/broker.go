@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/airlockproxy/airlock/policy"
 
 	"github.com/airlockproxy/airlock/proxy/credentials"
 	"github.com/airlockproxy/airlock/proxy/secret"
@@ -63,6 +68,14 @@ func (s *Server) startCredentials(ctx context.Context) error {
 		s.broker.Add(credentials.UpstreamPostgres, src, c.Source, c.Margin.D())
 		n++
 	}
+	if c := s.cfg.S3; c != nil {
+		src, err := s.s3Source(ctx, c.Credentials, c.Upstream.Region)
+		if err != nil {
+			return fmt.Errorf("s3.credentials: %w", err)
+		}
+		s.broker.Add(credentials.UpstreamS3, src, c.Credentials.Source, c.Credentials.Margin.D())
+		n++
+	}
 	if n == 0 {
 		return nil
 	}
@@ -71,6 +84,64 @@ func (s *Server) startCredentials(ctx context.Context) error {
 	}
 	s.step(fmt.Sprintf("%d upstream credentials held", n))
 	return nil
+}
+
+// s3Source builds the configured S3 credential source.
+func (s *Server) s3Source(ctx context.Context, c S3Credentials, region string) (credentials.Source, error) {
+	if c.Source == credentials.SourceStatic {
+		st, err := credentials.NewStaticS3(c.AccessKeyID, c.SecretAccessKeyFile, c.SecretAccessKeyEnv)
+		if err != nil {
+			return nil, err
+		}
+		s.log.Warn().Msg("s3: static credentials are not short-lived; use assume-role or web-identity in production")
+		s.held = append(s.held, st.Secrets)
+		return st, nil
+	}
+	opts := credentials.AWSOptions{Kind: c.Source, RoleARN: c.RoleARN, Duration: c.Duration.D(), STSEndpoint: c.STSEndpoint,
+		Region: region, SourceIdentity: c.SourceIdentity, SessionName: "airlock-" + s.cfg.Task.ID, TokenFile: c.TokenFile,
+		Now: s.now, Log: s.log}
+	if b := c.Base; b != nil && b.Source == credentials.SourceStatic {
+		st, err := credentials.NewStaticS3(b.AccessKeyID, b.SecretAccessKeyFile, b.SecretAccessKeyEnv)
+		if err != nil {
+			return nil, fmt.Errorf("base: %w", err)
+		}
+		s.held = append(s.held, st.Secrets)
+		opts.Base = st
+	}
+	switch {
+	case c.SessionPolicyFile != "":
+		b, err := os.ReadFile(c.SessionPolicyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read session_policy_file: %w", err)
+		}
+		opts.SessionPolicy = string(b)
+	case c.ScopeDown:
+		doc, notes, err := policy.ScopeDownPolicy(s.cfg.Policy.Rules, &policy.Task{ID: s.cfg.Task.ID, Labels: s.cfg.Task.Labels})
+		if err != nil {
+			return nil, fmt.Errorf("scope_down: %w", err)
+		}
+		for _, n := range notes {
+			s.log.Info().Str("note", n).Msg("s3 scope-down: the session policy is wider than the rules here")
+		}
+		if s.cfg.Mode == "observe" {
+			s.log.Warn().Msg("s3 scope-down in observe mode: S3 itself denies what the rules do not allow, although Airlock only records it")
+		}
+		s.log.Info().Int("bytes", len(doc)).Msg("s3 scope-down: session policy generated from the rules")
+		opts.SessionPolicy = doc
+	}
+	src, err := credentials.NewAWSSource(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.held = append(s.held, src.Secrets)
+	return src, nil
+}
+
+// s3Credentials is the S3 signer's view of the broker.
+func (s *Server) s3Credentials() aws.CredentialsProvider {
+	return credentials.CredentialsProvider(func() (*credentials.Credential, error) {
+		return s.broker.Current(credentials.UpstreamS3)
+	})
 }
 
 // postgresLogin is the postgres dialer's view of the broker: the held

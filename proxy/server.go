@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
 
 	"github.com/airlockproxy/airlock/certs"
@@ -48,6 +49,8 @@ type Env struct {
 	Metrics   *Metrics
 	// PostgresLogin returns the held PostgreSQL login, fresh per connection.
 	PostgresLogin func(ctx context.Context) (string, secret.Secret, error)
+	// S3Credentials returns the held S3 credentials for the signer.
+	S3Credentials aws.CredentialsProvider
 	// HoldSecrets registers a source of held upstream secret values, which
 	// exec mode keeps out of the child's environment.
 	HoldSecrets func(func() []string)
@@ -334,7 +337,7 @@ func (s *Server) listenProtocols() error {
 		return nil
 	}
 	h, err := s.opts.Handlers(&Env{Config: s.cfg, Gate: s.gate, Local: s.local, CA: s.ca,
-		ServerTLS: s.serverCerts.TLSConfig(), Log: s.log, Metrics: s.Metrics, PostgresLogin: s.postgresLogin,
+		ServerTLS: s.serverCerts.TLSConfig(), Log: s.log, Metrics: s.Metrics, PostgresLogin: s.postgresLogin, S3Credentials: s.s3Credentials(),
 		HoldSecrets: func(f func() []string) { s.held = append(s.held, f) }})
 	if err != nil {
 		return fmt.Errorf("set up protocols: %w", err)

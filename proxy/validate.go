@@ -338,6 +338,9 @@ func (v *validator) s3Credentials(path string, c S3Credentials, top bool) {
 			}
 		}
 		v.file(path+".session_policy_file", c.SessionPolicyFile)
+		if c.SessionPolicyFile != "" && c.ScopeDown {
+			v.add(path+".scope_down", "set either session_policy_file or scope_down, not both")
+		}
 		if c.Source == "web-identity" {
 			v.required(path+".token_file", c.TokenFile, "the web identity token file (e.g. AWS_WEB_IDENTITY_TOKEN_FILE)")
 			v.file(path+".token_file", c.TokenFile)
