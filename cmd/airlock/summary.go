@@ -22,6 +22,7 @@ type summaryRecord struct {
 	Rules      []string `json:"rules"`
 	Reason     string   `json:"reason"`
 	Time       string   `json:"time"`
+	Detail     string   `json:"detail"`
 	Credential *struct {
 		ID, Source, Upstream, Status, Expiry string
 	} `json:"credential"`
@@ -83,6 +84,8 @@ func cmdAuditSummary(path string, stdout io.Writer) (int, error) {
 			switch c.Status {
 			case "issued":
 				l.issued = r.Time
+			case "released":
+				l.end, l.status = r.Time, "released ("+r.Detail+")"
 			default:
 				l.end, l.status = r.Time, c.Status
 			}

@@ -45,6 +45,10 @@ const (
 	CredentialRevoked      = "revoked"
 	CredentialExpired      = "expired"
 	CredentialFailed       = "failed"
+	// CredentialReleased: Airlock stopped holding a credential its source
+	// cannot revoke (a static login, an STS session); it stays valid until
+	// its expiry, which the record carries (zero: it does not expire).
+	CredentialReleased = "released"
 )
 
 // MaxStatement is how many bytes of [Record.Statement] a record carries.
@@ -113,7 +117,7 @@ type Credential struct {
 	ID       string    // a non-secret id: role name, lease id, access key id
 	Source   string    // the credential source: static, ephemeral-role, assume-role…
 	Upstream string    // postgres or s3, or the upstream's address
-	Status   string    // issued, renewed, revoke-failed, revoked, expired or failed
+	Status   string    // issued, renewed, revoke-failed, revoked, expired, failed or released
 	Expiry   time.Time // zero when it does not expire
 }
 
@@ -130,7 +134,7 @@ func (r *Record) validate() error {
 		}
 		switch r.Credential.Status {
 		case CredentialIssued, CredentialRenewed, CredentialRevokeFailed,
-			CredentialRevoked, CredentialExpired, CredentialFailed:
+			CredentialRevoked, CredentialExpired, CredentialFailed, CredentialReleased:
 		default:
 			return fmt.Errorf("%w: unknown credential status %q", ErrInvalidRecord, r.Credential.Status)
 		}

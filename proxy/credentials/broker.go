@@ -341,8 +341,12 @@ func (b *Broker) revoke(ctx context.Context, e *entry, c *Credential) error {
 	err := e.src.Revoke(ctx, c)
 	switch {
 	case errors.Is(err, ErrNoRevoke):
-		log.Warn().Msg("credential cannot be revoked and stays valid")
-		return nil
+		until := "it does not expire"
+		if !c.Expiry.IsZero() {
+			until = "it stays valid until " + c.Expiry.UTC().Format(time.RFC3339)
+		}
+		log.Warn().Msg("credential cannot be revoked: " + until)
+		return b.record(e, c, audit.CredentialReleased, "the source cannot revoke it; "+until)
 	case err != nil:
 		err = fmt.Errorf("revoke %s credential %s: %w", e.upstream, c.ID, err)
 		log.Error().Err(err).Msg("credential not revoked")

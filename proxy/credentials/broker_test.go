@@ -495,8 +495,9 @@ func TestBrokerStaticSource(t *testing.T) {
 	if err := b.Stop(context.Background()); err != nil {
 		t.Errorf("Stop = %v", err)
 	}
-	// Issued, never revoked: the login outlives Airlock, and the log says so.
-	if got := rec.statuses(); !slices.Equal(got, []string{"issued etl"}) {
+	// Issued, then released, never revoked: the login outlives Airlock,
+	// and the record and the log say so.
+	if got := rec.statuses(); !slices.Equal(got, []string{"issued etl", "released etl"}) {
 		t.Errorf("records = %q", got)
 	}
 	if !strings.Contains(logs.String(), "cannot be revoked") {

@@ -317,7 +317,7 @@ func TestRDSIAMBroker(t *testing.T) {
 	if err := b.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.statuses(); !slices.Equal(got, []string{"issued " + rdsUser + "@" + rdsEndpoint}) {
+	if got := rec.statuses(); !slices.Equal(got, []string{"issued " + rdsUser + "@" + rdsEndpoint, "released " + rdsUser + "@" + rdsEndpoint}) {
 		t.Errorf("records = %q", got)
 	}
 	if !strings.Contains(logs.String(), "cannot be revoked") || strings.Contains(logs.String(), "CANARY") {
