@@ -90,8 +90,10 @@ func New(cfg Config) (*Handler, error) {
 	for k, v := range cfg.Pinned {
 		h.pinned[strings.ToLower(k)] = v
 	}
-	// Always pinned: who the session is, and the encoding the parser assumes.
-	for _, k := range []string{"session_authorization", "is_superuser", "role", "client_encoding"} {
+	// Always pinned: who the session is, and how the server lexes what the
+	// classifier parsed (the encoding; standard_conforming_strings, without
+	// which 'a\'' ends at a different quote upstream than here).
+	for _, k := range []string{"session_authorization", "is_superuser", "role", "client_encoding", "standard_conforming_strings"} {
 		if _, ok := h.pinned[k]; !ok {
 			h.pinned[k] = ""
 		}

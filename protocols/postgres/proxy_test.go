@@ -426,6 +426,8 @@ func TestDeniedStatements(t *testing.T) {
 		{"copy program", "COPY orders TO PROGRAM 'true'", "guard rail"},
 		{"set pinned search_path", "SET search_path = public", "guard rail"},
 		{"set role", "SET ROLE postgres", "guard rail"},
+		// With it off, the server would end 'a\'' at another quote than the classifier.
+		{"standard_conforming_strings", "SET standard_conforming_strings = off", "guard rail"},
 		{"reset all", "RESET ALL", "would reset the pinned session parameters"},
 		{"discard all", "DISCARD ALL", "would reset the pinned session parameters"},
 		{"set_config", "SELECT set_config('search_path', 'public', false)", "guard rail"},

@@ -55,6 +55,10 @@ func Dialer(up Upstream) func(ctx context.Context, params map[string]string) (*p
 			cfg.RuntimeParams[k] = v
 		}
 		cfg.RuntimeParams["client_encoding"] = "UTF8"
+		// The classifier lexes strings as standard_conforming_strings=on
+		// does; a role or database default of off would make the server
+		// read a backslash-quoted string differently (see Handler.pinned).
+		cfg.RuntimeParams["standard_conforming_strings"] = "on"
 		c, err := pgconn.ConnectConfig(ctx, cfg)
 		if err != nil {
 			return nil, scrub(err, pw.Reveal())
