@@ -369,11 +369,13 @@ func (r *respQueue) ready() {
 	r.mu.Unlock()
 }
 
-// classCache keeps classifications by statement text, so that a repeated
-// statement costs a map lookup. It is cleared when full.
+// classCache keeps classifications by statement text, and by shape (the
+// text without its literals, see shape) where that is safe, so that a
+// repeated statement costs a lexer pass and a map lookup. It is cleared
+// when full.
 type classCache struct {
 	mu sync.RWMutex
-	m  map[string][]Statement
+	m  map[string][]Statement // by text, or by shape (keys with a NUL)
 }
 
 const (
@@ -388,9 +390,24 @@ func (h *Handler) classify(text string) ([]Statement, error) {
 	if ok {
 		return st, nil
 	}
+	var key, norm string
+	shaped := false
+	if len(text) <= cacheMaxText {
+		if key, norm, shaped = shape(text); shaped {
+			h.cache.mu.RLock()
+			st, ok = h.cache.m[key]
+			h.cache.mu.RUnlock()
+			if ok {
+				return st, nil
+			}
+		}
+	}
 	st, err := h.cfg.Classifier.Classify(text)
 	if err != nil || len(text) > cacheMaxText {
 		return st, err
+	}
+	if shaped && shapeable(st, norm) {
+		text = key // one entry for every statement of the shape
 	}
 	h.cache.mu.Lock()
 	if h.cache.m == nil || len(h.cache.m) >= cacheEntries {
