@@ -79,6 +79,34 @@ func (f *frameReader) copyFrame(w *bufio.Writer, typ byte, n int) error {
 	return nil
 }
 
+// copyRun copies to w the run of whole frames of type typ (DataRow,
+// CopyData) at the front of the read buffer, after the frame whose header
+// was just read (body n bytes, copied first): one Write for many rows
+// instead of a header and a body each. It returns when the next buffered
+// frame is another type or not wholly buffered.
+func (f *frameReader) copyRun(w *bufio.Writer, typ byte, n int) error {
+	if err := f.copyFrame(w, typ, n); err != nil {
+		return err
+	}
+	b, _ := f.r.Peek(f.r.Buffered())
+	run := 0
+	for len(b)-run >= headerLen && b[run] == typ {
+		end := run + 1 + int(binary.BigEndian.Uint32(b[run+1:]))
+		if end > len(b) || end < run+headerLen {
+			break
+		}
+		run = end
+	}
+	if run == 0 {
+		return nil
+	}
+	if _, err := w.Write(b[:run]); err != nil {
+		return err
+	}
+	_, err := f.r.Discard(run)
+	return err
+}
+
 func writeHeader(w *bufio.Writer, typ byte, n int) error {
 	var h [headerLen]byte
 	h[0] = typ

@@ -142,7 +142,7 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) error {
 		return nil
 	}
 	s := &session{h: h, ctx: ctx, client: c, prepared: map[string]policy.SQL{},
-		cr: newFrameReader(c, 16<<10), cw: bufio.NewWriterSize(c, 16<<10)}
+		cr: newFrameReader(c, 16<<10), cw: bufio.NewWriterSize(c, 64<<10)}
 	s.conn = policy.Conn{ID: fmt.Sprintf("pg-%d", h.connSeq.Add(1)), Protocol: policy.ProtocolPostgres,
 		Client: c.RemoteAddr().String()}
 	if errors.Is(err, errPlaintext) {
@@ -181,7 +181,7 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) error {
 	}
 	s.up = hj.Conn
 	defer s.up.Close()
-	s.ur = newFrameReader(s.up, 32<<10)
+	s.ur = newFrameReader(s.up, 64<<10) // rows arrive in bulk: fewer, larger reads and writes
 	s.uw = bufio.NewWriterSize(s.up, 16<<10)
 	s.upParams = hj.ParameterStatuses
 	key := h.register(hj, st.minor)

@@ -115,6 +115,11 @@ func (s *session) fromUpstream() error {
 				return err
 			}
 			goto flush
+		case 'D', 'd': // rows: copied in runs
+			if err := s.ur.copyRun(s.cw, typ, n); err != nil {
+				return err
+			}
+			goto flush
 		}
 		if err := s.ur.copyFrame(s.cw, typ, n); err != nil {
 			return err
