@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -300,6 +301,26 @@ func TestS3PresignedAndTampered(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "SignatureDoesNotMatch") {
 			t.Fatalf("tampered presigned URL: %d %s", resp.StatusCode, b)
 		}
+	}
+	// A correctly signed aws-chunked upload that does not say its decoded
+	// length gets S3's own answer, 411 MissingContentLength.
+	body := "5\r\nhello\r\n0\r\n\r\n"
+	req, _ = http.NewRequest(http.MethodPut, r.endpoint+"/lake/curated/nolength.txt", strings.NewReader(body))
+	req.Header.Set("Content-Encoding", "aws-chunked")
+	req.Header.Set("X-Amz-Content-Sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err := signer.SignHTTP(ctx, aws.Credentials{AccessKeyID: r.keyID, SecretAccessKey: r.key}, req,
+		"STREAMING-UNSIGNED-PAYLOAD-TRAILER", "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusLengthRequired || !strings.Contains(string(b), "MissingContentLength") {
+		t.Fatalf("aws-chunked without x-amz-decoded-content-length: %d %s", resp.StatusCode, b)
 	}
 }
 

@@ -108,6 +108,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := auth.Body(r)
 	if err != nil {
 		id := h.guard(conn, "request body refused: "+err.Error(), op.S3.Action)
+		var ae *AuthError
+		if errors.As(err, &ae) { // e.g. 411 MissingContentLength: the client's own S3 error
+			writeError(w, ae.Status, ae.Code, ae.Message, id)
+			return
+		}
 		writeError(w, http.StatusBadRequest, "InvalidRequest", "airlock: "+err.Error(), id)
 		return
 	}
