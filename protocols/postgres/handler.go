@@ -172,6 +172,10 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) error {
 	cancel()
 	if err != nil {
 		h.cfg.Log.Warn().Err(err).Str("conn", s.conn.ID).Msg("upstream connection failed")
+		var ce *CredentialError
+		if errors.As(err, &ce) { // fail closed: no credential, no connection
+			return s.fatal("08004", "airlock: no valid upstream credential (it expired or could not be obtained); see Airlock's log")
+		}
 		return s.fatal("08006", "airlock: the upstream database refused the connection; see Airlock's log")
 	}
 	hj, err := pc.Hijack()

@@ -487,3 +487,20 @@ func TestDeniedStatements(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestNoCredentialFailsClosed: when the held login is gone (expired
+// unrenewed), a new session is refused with a clear error and nothing is
+// dialled.
+func TestNoCredentialFailsClosed(t *testing.T) {
+	r := startRig(t, func(c *postgres.Config) {
+		c.Connect = postgres.Dialer(postgres.Upstream{Host: "127.0.0.1", Port: 1, Database: "app",
+			Login: func(context.Context) (string, secret.Secret, error) {
+				return "", secret.Secret{}, errors.New("credential for postgres expired at 2030-01-02T03:30:00Z")
+			}})
+	})
+	_, err := pgx.Connect(context.Background(), r.connString(""))
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "08004" || !strings.Contains(pe.Message, "no valid upstream credential") {
+		t.Fatalf("got %v, want 08004 naming the credential", err)
+	}
+}

@@ -24,6 +24,13 @@ type Upstream struct {
 	Login func(ctx context.Context) (user string, password secret.Secret, err error)
 }
 
+// CredentialError is a Dialer's failure to get a login: the held
+// credential expired unrenewed, or its source failed. Nothing was dialled.
+type CredentialError struct{ Err error }
+
+func (e *CredentialError) Error() string { return "upstream credential: " + e.Err.Error() }
+func (e *CredentialError) Unwrap() error { return e.Err }
+
 // Dialer returns a Config.Connect for up. Nothing from Airlock's own
 // environment (PG* variables, ~/.pgpass, service files) reaches the
 // upstream connection: every field is set here.
@@ -31,7 +38,7 @@ func Dialer(up Upstream) func(ctx context.Context, params map[string]string) (*p
 	return func(ctx context.Context, params map[string]string) (*pgconn.PgConn, error) {
 		user, pw, err := up.Login(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("upstream credential: %w", err)
+			return nil, &CredentialError{Err: err}
 		}
 		cfg, err := pgconn.ParseConfig("sslmode=disable")
 		if err != nil {

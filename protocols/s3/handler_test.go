@@ -1,0 +1,112 @@
+package s3_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/rs/zerolog"
+
+	"github.com/airlockproxy/airlock/policy"
+	"github.com/airlockproxy/airlock/protocols/s3"
+	"github.com/airlockproxy/airlock/proxy/secret"
+)
+
+// handlerRig is the handler between an SDK client (local key) and a fake
+// upstream that verifies the re-signed request with the held key, using
+// the package's own Verifier.
+type handlerRig struct {
+	client   *awss3.Client
+	upstream atomic.Int32 // requests that reached the upstream
+	upAuth   atomic.Value // the last upstream verification error, as a string
+}
+
+func newHandlerRig(t *testing.T, held func(context.Context) (aws.Credentials, error)) *handlerRig {
+	r := &handlerRig{}
+	upVerifier := &s3.Verifier{Keys: []s3.LocalKey{{AccessKeyID: "AKIDHELD", Secret: secret.New("held-secret")}}}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.upstream.Add(1)
+		msg := "ok"
+		if a, err := upVerifier.Verify(req); err != nil {
+			msg = err.Error()
+		} else if body, err := a.Body(req); err != nil {
+			msg = err.Error()
+		} else if _, err := io.ReadAll(body); err != nil {
+			msg = err.Error()
+		}
+		r.upAuth.Store(msg)
+		if msg != "ok" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "object body")
+	}))
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	h, err := s3.New(s3.Config{
+		Check:       func(*policy.Request) policy.Decision { return policy.Decision{Allow: true} },
+		Verifier:    &s3.Verifier{Keys: []s3.LocalKey{{AccessKeyID: "AKIDLOCAL", Secret: secret.New("local-secret")}}},
+		Endpoint:    u,
+		Region:      "us-east-1",
+		Credentials: held,
+		Log:         zerolog.New(zerolog.NewTestWriter(t)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := httptest.NewServer(h)
+	t.Cleanup(local.Close)
+	r.client = awss3.New(awss3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(local.URL), UsePathStyle: true, Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
+	})
+	return r
+}
+
+// TestHandlerReSigns: what reaches the upstream is signed with the held
+// key, body included, and the answer comes back.
+func TestHandlerReSigns(t *testing.T) {
+	r := newHandlerRig(t, func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "AKIDHELD", SecretAccessKey: "held-secret"}, nil
+	})
+	ctx := context.Background()
+	if _, err := r.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String("a b/c+d.txt"), Body: strings.NewReader("payload")}); err != nil {
+		t.Fatalf("put: %v (upstream: %v)", err, r.upAuth.Load())
+	}
+	out, err := r.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String("a b/c+d.txt")})
+	if err != nil {
+		t.Fatalf("get: %v (upstream: %v)", err, r.upAuth.Load())
+	}
+	b, _ := io.ReadAll(out.Body)
+	if string(b) != "object body" || r.upstream.Load() != 2 {
+		t.Fatalf("got %q after %d upstream requests", b, r.upstream.Load())
+	}
+}
+
+// TestHandlerFailsClosedWithoutCredential: when the held credential has
+// expired unrenewed, requests get 503 with a clear message and nothing
+// reaches the upstream.
+func TestHandlerFailsClosedWithoutCredential(t *testing.T) {
+	r := newHandlerRig(t, func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, errors.New("credential for s3 expired at 2030-01-02T03:30:00Z: renewal failed")
+	})
+	_, err := r.client.GetObject(context.Background(), &awss3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String("k")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(ae.ErrorMessage(), "upstream credentials are unavailable") {
+		t.Fatalf("got %v, want ServiceUnavailable naming the credentials", err)
+	}
+	if n := r.upstream.Load(); n != 0 {
+		t.Fatalf("%d requests reached the upstream without a credential", n)
+	}
+}
