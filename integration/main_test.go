@@ -112,3 +112,12 @@ func waitLocal(t *testing.T, dir string) {
 	}
 	t.Fatalf("airlock run wrote no %s", filepath.Join(dir, "env"))
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
