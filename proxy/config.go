@@ -58,8 +58,8 @@ type Task struct {
 
 // Local says where the task's local-only secrets go.
 type Local struct {
-	// Dir is where run mode writes pg-token, aws-credentials, ca.pem and env
-	// (a sourceable file) for the task; exec mode passes them as environment
+	// Dir is where run mode writes pg-token, aws-credentials, ca.pem,
+	// ca-bundle.pem and env (a sourceable file) for the task; exec mode passes them as environment
 	// variables and writes only ca.pem, into a private temporary directory
 	// when Dir is empty. Default for run mode: /var/run/airlock.
 	Dir string `yaml:"dir"`
@@ -86,10 +86,11 @@ type Listen struct {
 
 // LocalTLS configures the CA behind the listeners' certificates.
 type LocalTLS struct {
-	// CACertFile and CAKeyFile name a CA to use instead of the ephemeral one
-	// Airlock generates at start (both or neither).
+	// CACertFile names a CA certificate to use instead of the ephemeral CA
+	// Airlock generates at start (with ca_key_file; both or neither).
 	CACertFile string `yaml:"ca_cert_file"`
-	CAKeyFile  string `yaml:"ca_key_file"`
+	// CAKeyFile is the private key of ca_cert_file.
+	CAKeyFile string `yaml:"ca_key_file"`
 	// LeafValidity is how long a listener certificate lives before it is
 	// renewed. Default 1h.
 	LeafValidity Duration `yaml:"leaf_validity"`
@@ -126,9 +127,10 @@ type PostgresUpstream struct {
 	SSLMode string `yaml:"sslmode"`
 	// SSLRootCert is a CA bundle to verify the server with (default: system roots).
 	SSLRootCert string `yaml:"sslrootcert"`
-	// SSLCert and SSLKey are an optional client certificate.
+	// SSLCert is an optional client certificate for the upstream.
 	SSLCert string `yaml:"sslcert"`
-	SSLKey  string `yaml:"sslkey"`
+	// SSLKey is the private key of sslcert.
+	SSLKey string `yaml:"sslkey"`
 }
 
 // PostgresCredentials selects and configures a PostgreSQL credential source.
@@ -189,8 +191,9 @@ type VaultAuth struct {
 	// JWTFile is the service account token (kubernetes; default
 	// /var/run/secrets/kubernetes.io/serviceaccount/token).
 	JWTFile string `yaml:"jwt_file"`
-	// RoleIDFile and SecretIDFile hold AppRole credentials (approle).
-	RoleIDFile   string `yaml:"role_id_file"`
+	// RoleIDFile holds the AppRole role id (approle).
+	RoleIDFile string `yaml:"role_id_file"`
+	// SecretIDFile holds the AppRole secret id (approle).
 	SecretIDFile string `yaml:"secret_id_file"`
 }
 
