@@ -531,21 +531,9 @@ func NewStaticS3(accessKeyID, secretFile, secretEnv string) (*StaticS3, error) {
 	if accessKeyID == "" {
 		return nil, errors.New("static source needs access_key_id")
 	}
-	var v string
-	switch {
-	case secretFile != "":
-		b, err := os.ReadFile(secretFile)
-		if err != nil {
-			return nil, fmt.Errorf("read secret_access_key_file: %w", err)
-		}
-		v = strings.TrimSpace(string(b))
-	case secretEnv != "":
-		var ok bool
-		if v, ok = os.LookupEnv(secretEnv); !ok {
-			return nil, fmt.Errorf("secret_access_key_env: %s is not set", secretEnv)
-		}
-	default:
-		return nil, errors.New("static source needs secret_access_key_file or secret_access_key_env")
+	v, err := readSecret("secret_access_key_file", secretFile, "secret_access_key_env", secretEnv, strings.TrimSpace)
+	if err != nil {
+		return nil, err
 	}
 	if v == "" {
 		return nil, errors.New("static source: the secret access key is empty")

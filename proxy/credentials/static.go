@@ -2,7 +2,6 @@ package credentials
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -25,24 +24,31 @@ type StaticPostgres struct {
 // NewStaticPostgres reads the password from a file or an environment
 // variable, once.
 func NewStaticPostgres(user, passwordFile, passwordEnv string) (*StaticPostgres, error) {
-	var pw string
-	switch {
-	case passwordFile != "":
-		b, err := os.ReadFile(passwordFile)
-		if err != nil {
-			return nil, fmt.Errorf("read password_file: %w", err)
-		}
-		pw = strings.TrimRight(string(b), "\r\n")
-	case passwordEnv != "":
-		v, ok := os.LookupEnv(passwordEnv)
-		if !ok {
-			return nil, fmt.Errorf("password_env: %s is not set", passwordEnv)
-		}
-		pw = v
-	default:
-		return nil, errors.New("static source needs password_file or password_env")
+	pw, err := readSecret("password_file", passwordFile, "password_env", passwordEnv, func(b string) string { return strings.TrimRight(b, "\r\n") })
+	if err != nil {
+		return nil, err
 	}
 	return &StaticPostgres{User: user, password: secret.New(pw)}, nil
+}
+
+// readSecret reads a secret from the file, or else from the environment
+// variable; the field names go into errors. trim cleans a file's content.
+func readSecret(fileField, file, envField, env string, trim func(string) string) (string, error) {
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", fileField, err)
+		}
+		return trim(string(b)), nil
+	case env != "":
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return "", fmt.Errorf("%s: %s is not set", envField, env)
+		}
+		return v, nil
+	}
+	return "", fmt.Errorf("static source needs %s or %s", fileField, envField)
 }
 
 // Login returns the user and password.
