@@ -5,6 +5,8 @@ package examples_test
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,20 +44,28 @@ func TestEveryYAMLParses(t *testing.T) {
 		t.Fatalf("found only %v", files)
 	}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for {
-			var v any
-			if err := dec.Decode(&v); err != nil {
-				if err.Error() != "EOF" {
-					t.Errorf("%s: %v", f, err)
-				}
-				break
+		yamlDocs(t, f)
+	}
+}
+
+// yamlDocs parses every document of a YAML file; a syntax error fails t.
+func yamlDocs(t *testing.T, f string) []any {
+	t.Helper()
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []any
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Errorf("%s: %v", f, err)
 			}
+			return docs
 		}
+		docs = append(docs, v)
 	}
 }
 
@@ -159,16 +169,7 @@ func TestProbesRunInThePod(t *testing.T) {
 	}
 	probes := 0
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for {
-			var doc any
-			if err := dec.Decode(&doc); err != nil {
-				break
-			}
+		for _, doc := range yamlDocs(t, f) {
 			walkProbes(doc, func(name string, p map[string]any) {
 				probes++
 				if _, ok := p["exec"]; !ok {
