@@ -53,7 +53,12 @@ const s3Rules = `
 // secret/ objects, and runs `airlock run` in front of it.
 func newS3Rig(t *testing.T, plainHTTP bool) *s3Rig {
 	t.Helper()
-	m := miniotest.Start(t)
+	return newS3RigOn(t, plainHTTP, miniotest.Start(t))
+}
+
+// newS3RigOn is newS3Rig in front of m (which may serve HTTPS).
+func newS3RigOn(t *testing.T, plainHTTP bool, m *miniotest.Server) *s3Rig {
+	t.Helper()
 	m.MakeBucket(t, "lake")
 	m.MakeBucket(t, "other")
 	dir := t.TempDir()
@@ -66,13 +71,13 @@ task: {id: s3-it, ttl: 5m}
 listen: {admin: '127.0.0.1:0', s3: '127.0.0.1:%d'}
 local: {dir: %s}
 s3:
-  upstream: {endpoint: '%s', region: us-east-1}
+  upstream: {endpoint: '%s', region: us-east-1, ca_file: '%s'}
   plain_http: %v
   credentials: {source: static, access_key_id: %s, secret_access_key_file: %s}
 audit: {path: %s, key_file: %s, flush_interval: 10ms}
 policy:
   rules:%s
-`, port, r.local, m.Endpoint, plainHTTP, m.AccessKey, secretFile, r.auditPath, r.keyFile, s3Rules))
+`, port, r.local, m.Endpoint, m.CAFile, plainHTTP, m.AccessKey, secretFile, r.auditPath, r.keyFile, s3Rules))
 	scheme := "https"
 	if plainHTTP {
 		scheme = "http"
@@ -145,10 +150,20 @@ func (r *s3Rig) client(t *testing.T, opts ...func(*s3.Options)) *s3.Client {
 
 // direct talks to MinIO itself, to check what really happened.
 func (r *s3Rig) direct(t *testing.T) *s3.Client {
-	return s3.New(s3.Options{
+	o := s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(r.minio.Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(r.minio.AccessKey, r.minio.SecretKey, ""),
-	})
+	}
+	if r.minio.CAFile != "" {
+		pem, err := os.ReadFile(r.minio.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		o.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	return s3.New(o)
 }
 
 func (r *s3Rig) object(t *testing.T, key string) ([]byte, bool) {

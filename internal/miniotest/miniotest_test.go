@@ -3,6 +3,8 @@ package miniotest_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
@@ -10,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -230,5 +233,32 @@ func assumeRole(t *testing.T, s *miniotest.Server, d time.Duration) aws.Credenti
 	return aws.Credentials{
 		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
 		CanExpire: true, Expires: c.Expiration,
+	}
+}
+
+// TestStartTLS: the server speaks HTTPS with a certificate CAFile verifies.
+func TestStartTLS(t *testing.T) {
+	s := miniotest.StartTLS(t)
+	if !strings.HasPrefix(s.Endpoint, "https://") {
+		t.Fatalf("endpoint %s", s.Endpoint)
+	}
+	s.MakeBucket(t, "tls")
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c := s3.New(s3.Options{Region: s.Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		HTTPClient:  &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}})
+	if _, err := c.HeadBucket(t.Context(), &s3.HeadBucketInput{Bucket: aws.String("tls")}); err != nil {
+		t.Fatal(err)
+	}
+	// Without the CA, the certificate is refused.
+	plain := s3.New(s3.Options{Region: s.Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true, Retryer: aws.NopRetryer{},
+		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, "")})
+	if _, err := plain.HeadBucket(t.Context(), &s3.HeadBucketInput{Bucket: aws.String("tls")}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without the CA: %v, want a certificate error", err)
 	}
 }

@@ -2,9 +2,11 @@ package miniotest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/airlockproxy/airlock/internal/testutil"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +14,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/airlockproxy/airlock/certs"
+	"github.com/airlockproxy/airlock/internal/testutil"
 )
 
 // Server is a running MinIO server. Its fields are read-only.
@@ -25,6 +30,9 @@ type Server struct {
 	// Dir holds the server's data (Dir/data), certificates directory and
 	// log (Dir/minio.log).
 	Dir string
+	// CAFile is the CA that signed the server's certificate (StartTLS
+	// only; empty for plain HTTP).
+	CAFile string
 
 	client *http.Client
 }
@@ -41,6 +49,18 @@ const (
 // fails t.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, false)
+}
+
+// StartTLS is Start with MinIO serving HTTPS, with a certificate for
+// 127.0.0.1 from a throwaway CA written to CAFile.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	return startServer(t, true)
+}
+
+func startServer(t testing.TB, useTLS bool) *Server {
+	t.Helper()
 	began := time.Now()
 	bin, err := binary()
 	if err != nil {
@@ -55,6 +75,13 @@ func Start(t testing.TB) *Server {
 		Region:    region,
 		Dir:       t.TempDir(),
 		client:    &http.Client{Timeout: 30 * time.Second},
+	}
+	if useTLS {
+		pool, err := s.writeCerts()
+		if err != nil {
+			t.Fatalf("miniotest: %v", err)
+		}
+		s.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	}
 	logFile := filepath.Join(s.Dir, "minio.log")
 	t.Cleanup(func() {
@@ -74,6 +101,38 @@ func Start(t testing.TB) *Server {
 	}
 	t.Logf("miniotest: MinIO at %s started in %v", s.Endpoint, time.Since(began).Round(time.Millisecond))
 	return s
+}
+
+// writeCerts makes a CA and a server certificate for 127.0.0.1 in MinIO's
+// certificates directory.
+func (s *Server) writeCerts() (*x509.CertPool, error) {
+	ca, err := certs.NewCA(certs.CAOptions{})
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := ca.Issue([]string{"127.0.0.1", "localhost"}, 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(leaf.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.Dir, "certs")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	s.CAFile = filepath.Join(s.Dir, "ca.pem")
+	for name, data := range map[string][]byte{
+		filepath.Join(dir, "public.crt"):  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Certificate[0]}),
+		filepath.Join(dir, "private.key"): pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}),
+		s.CAFile:                          ca.CertPEM(),
+	} {
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return ca.Pool(), nil
 }
 
 // errExited means the server exited before it was ready.
@@ -119,6 +178,9 @@ func (s *Server) start(t testing.TB, bin, logFile string) error {
 	go func() { exited <- cmd.Wait() }()
 
 	s.Endpoint = "http://" + addr
+	if s.CAFile != "" {
+		s.Endpoint = "https://" + addr
+	}
 	if err := s.waitReady(exited); err != nil {
 		cmd.Process.Kill()
 		<-exited
