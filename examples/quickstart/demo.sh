@@ -95,4 +95,4 @@ if [[ $code -ne 0 || $roles -ne 0 ]]; then
 	exit 1
 fi
 echo
-echo "demo finished: the task read sales and wrote its CSV, its PII read and its write outside curated/ were denied, every decision is in a verified audit chain, and its role is gone"
+echo "demo finished: the task read sales and wrote its CSV, its PII read and its write outside curated/ were denied, every decision is in a verified audit chain, its role is gone, and its 15-minute S3 session (held by a generated session policy to curated/<date>/*.csv) ends by itself"
