@@ -35,6 +35,23 @@ func TestPolicyCheck(t *testing.T) {
 	}
 }
 
+// TestPolicyScopeDown prints the session policy scope_down would attach,
+// resolved for the config's task.
+func TestPolicyScopeDown(t *testing.T) {
+	code, out, errs := run(t, "policy", "scope-down", "-c", "../../examples/quickstart/airlock.yaml")
+	if code != 0 || !strings.Contains(out, `"arn:aws:s3:::lake/curated/2026-11-22/*"`) || !strings.Contains(out, `"s3:PutObject"`) ||
+		strings.Contains(out, "GetObject") {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	// Rules that bound no bucket and no action cannot be scoped down.
+	dir := t.TempDir()
+	wide := filepath.Join(dir, "wide.yaml")
+	os.WriteFile(wide, []byte("policy:\n  rules:\n    - {name: any, allow: 's3.key != \"\"'}\n"), 0o600)
+	if code, _, errs := run(t, "policy", "scope-down", "-c", wide); code != 1 || !strings.Contains(errs, "scope-down") {
+		t.Fatalf("unbounded rule: exit %d, %s", code, errs)
+	}
+}
+
 // TestConfigErrorsExit2: a bad config exits 2 naming the field.
 func TestConfigErrorsExit2(t *testing.T) {
 	dir := t.TempDir()

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,15 +15,17 @@ import (
 
 func cmdPolicy(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 {
-		return 2, usageError{errors.New("policy needs a subcommand: check or test")}
+		return 2, usageError{errors.New("policy needs a subcommand: check, test or scope-down")}
 	}
 	switch args[0] {
 	case "check":
 		return cmdPolicyCheck(args[1:], stdout, stderr)
 	case "test":
 		return cmdPolicyTest(args[1:], stdout, stderr)
+	case "scope-down":
+		return cmdPolicyScopeDown(args[1:], stdout, stderr)
 	}
-	return 2, usageError{fmt.Errorf("unknown policy subcommand %q (check or test)", args[0])}
+	return 2, usageError{fmt.Errorf("unknown policy subcommand %q (check, test or scope-down)", args[0])}
 }
 
 // cmdPolicyCheck compiles the rules (and egress expressions) and describes them.
@@ -54,6 +58,37 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "%s  %-24s %s; worst-case cost %d%s\n", effect, r.Name, scope, r.MaxCost, metered)
 	}
 	fmt.Fprintf(stdout, "ok: %d rules compiled (mode %s)\n", len(engine.Rules()), cfg.Mode)
+	return 0, nil
+}
+
+// cmdPolicyScopeDown prints the session policy s3.credentials.scope_down
+// would attach, for the config's task, and the notes on where it is wider
+// than the rules (on stderr).
+func cmdPolicyScopeDown(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("airlock policy scope-down", flag.ContinueOnError)
+	cf := newConfigFlags(fs, false)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return 2, err
+	}
+	cfg, err := cf.load(false)
+	if err != nil {
+		return 2, err
+	}
+	if _, err := cfg.CompilePolicy(); err != nil {
+		return 1, fmt.Errorf("%s:\n%w", *cf.path, err)
+	}
+	doc, notes, err := policy.ScopeDownPolicy(cfg.Policy.Rules, &policy.Task{ID: cfg.Task.ID, Labels: cfg.Task.Labels})
+	if err != nil {
+		return 1, fmt.Errorf("scope-down: %w", err)
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stderr, "note:", n)
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, []byte(doc), "", "  "); err != nil {
+		return 1, err
+	}
+	fmt.Fprintln(stdout, pretty.String())
 	return 0, nil
 }
 

@@ -67,6 +67,8 @@ export PG_PORT=$pgport PG_ADMIN_DSN_FILE=$work/bootstrap S3_ENDPOINT=http://127.
 say "2. The rules compile, and the security team's cases pass"
 "$AIRLOCK" policy check -c airlock.yaml
 "$AIRLOCK" policy test -c airlock.yaml cases.yaml
+echo "the session policy Airlock attaches to its S3 session (scope_down), generated from the rules:"
+"$AIRLOCK" policy scope-down -c airlock.yaml
 
 say "3. The ETL task runs under airlock exec (its own output below)"
 set +e
@@ -95,4 +97,4 @@ if [[ $code -ne 0 || $roles -ne 0 ]]; then
 	exit 1
 fi
 echo
-echo "demo finished: the task read sales and wrote its CSV, its PII read and its write outside curated/ were denied, every decision is in a verified audit chain, its role is gone, and its 15-minute S3 session (held by a generated session policy to curated/<date>/*.csv) ends by itself"
+echo "demo finished: the task read sales and wrote its CSV, its PII read and its write outside curated/ were denied, every decision is in a verified audit chain, its role is gone, and its 15-minute S3 session (held by the generated session policy to curated/<date>/) ends by itself"
