@@ -260,6 +260,7 @@ func TestComposeExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", configHost, err)
 	}
+	checkScopeDown(t, configHost, c)
 	if date := interpolate(cf.Services["task"].Environment["RUN_DATE"]); c.Task.Labels["date"] == "" || c.Task.Labels["date"] != date {
 		t.Errorf("task.labels.date %q differs from the task's RUN_DATE %q: the task would write where the rules deny", c.Task.Labels["date"], date)
 	}
@@ -420,6 +421,7 @@ func TestAirflowExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("airlock.yaml: %v", err)
 	}
+	checkScopeDown(t, "airflow airlock.yaml", c)
 	if c.Postgres == nil || c.Postgres.Credentials.Source != "ephemeral-role" || c.S3 == nil || c.S3.Credentials.Source != "assume-role" {
 		t.Errorf("airlock.yaml: want postgres ephemeral-role and s3 assume-role")
 	}

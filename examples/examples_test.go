@@ -81,7 +81,26 @@ func TestConfigsValidate(t *testing.T) {
 		}
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
+			continue
 		}
+		checkScopeDown(t, f, c)
+	}
+}
+
+// checkScopeDown: a config that asks for scope_down gets a session policy
+// from its rules (an unbounded rule would stop Airlock at start).
+func checkScopeDown(t *testing.T, name string, c *proxy.Config) {
+	t.Helper()
+	if c.S3 == nil || !c.S3.Credentials.ScopeDown {
+		return
+	}
+	doc, _, err := policy.ScopeDownPolicy(c.Policy.Rules, &policy.Task{ID: c.Task.ID, Labels: c.Task.Labels})
+	if err != nil {
+		t.Errorf("%s: scope_down: %v", name, err)
+		return
+	}
+	if !strings.Contains(doc, "arn:aws:s3:::") {
+		t.Errorf("%s: scope_down policy names no resource: %s", name, doc)
 	}
 }
 
