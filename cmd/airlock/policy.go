@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/airlockproxy/airlock/policy"
+	"github.com/airlockproxy/airlock/proxy"
 )
 
 func cmdPolicy(args []string, stdout, stderr io.Writer) (int, error) {
@@ -30,18 +31,9 @@ func cmdPolicy(args []string, stdout, stderr io.Writer) (int, error) {
 
 // cmdPolicyCheck compiles the rules (and egress expressions) and describes them.
 func cmdPolicyCheck(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("airlock policy check", flag.ContinueOnError)
-	cf := newConfigFlags(fs, false)
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return 2, err
-	}
-	cfg, err := cf.load(false)
+	cfg, engine, code, err := compileConfig("airlock policy check", args, stderr)
 	if err != nil {
-		return 2, err
-	}
-	engine, err := cfg.CompilePolicy()
-	if err != nil {
-		return 1, fmt.Errorf("%s:\n%w", *cf.path, err)
+		return code, err
 	}
 	for _, r := range engine.Describe() {
 		effect, scope := "allow", "all protocols"
@@ -61,21 +53,31 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	return 0, nil
 }
 
+// compileConfig parses the command's flags, loads the config (without
+// checking the files it names) and compiles its policy; on error, code is
+// the exit code: 2 for the command line or config, 1 for the rules.
+func compileConfig(name string, args []string, stderr io.Writer) (cfg *proxy.Config, engine *policy.Engine, code int, err error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	cf := newConfigFlags(fs, false)
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return nil, nil, 2, err
+	}
+	if cfg, err = cf.load(false); err != nil {
+		return nil, nil, 2, err
+	}
+	if engine, err = cfg.CompilePolicy(); err != nil {
+		return nil, nil, 1, fmt.Errorf("%s:\n%w", *cf.path, err)
+	}
+	return cfg, engine, 0, nil
+}
+
 // cmdPolicyScopeDown prints the session policy s3.credentials.scope_down
 // would attach, for the config's task, and the notes on where it is wider
 // than the rules (on stderr).
 func cmdPolicyScopeDown(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("airlock policy scope-down", flag.ContinueOnError)
-	cf := newConfigFlags(fs, false)
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return 2, err
-	}
-	cfg, err := cf.load(false)
+	cfg, _, code, err := compileConfig("airlock policy scope-down", args, stderr)
 	if err != nil {
-		return 2, err
-	}
-	if _, err := cfg.CompilePolicy(); err != nil {
-		return 1, fmt.Errorf("%s:\n%w", *cf.path, err)
+		return code, err
 	}
 	doc, notes, err := policy.ScopeDownPolicy(cfg.Policy.Rules, &policy.Task{ID: cfg.Task.ID, Labels: cfg.Task.Labels})
 	if err != nil {
