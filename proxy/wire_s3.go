@@ -22,7 +22,9 @@ func s3Handler(env *Env) (*s3.Handler, error) {
 	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	transport.MaxIdleConnsPerHost = 64
 	transport.ExpectContinueTimeout = time.Second
-	transport.ReadBufferSize, transport.WriteBufferSize = 256<<10, 256<<10 // bodies stream through in fewer system calls
+	// Bodies stream through in fewer system calls; kept modest, as every
+	// idle upstream connection (up to 64) holds both buffers.
+	transport.ReadBufferSize, transport.WriteBufferSize = 64<<10, 64<<10
 	if endpoint.Scheme == "https" {
 		tc, err := certs.UpstreamTLS{Mode: certs.ModeVerifyFull, CAFile: c.Upstream.CAFile}.Config(endpoint.Hostname())
 		if err != nil {
