@@ -45,14 +45,26 @@ s3key=demo-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n'); s3secret=$(hea
 MINIO_ROOT_USER=$s3key MINIO_ROOT_PASSWORD=$s3secret MINIO_BROWSER=off \
 	"$MINIO" server "$work/minio" --address "127.0.0.1:$s3port" --console-address "127.0.0.1:$consoleport" >"$work/minio.log" 2>&1 &
 minio_pid=$!
+ready=""
 for _ in $(seq 1 120); do
-	"$PY" - "$s3port" "$s3key" "$s3secret" <<'PYEOF' 2>/dev/null && break || sleep 0.5
-import sys, boto3
-s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1")
-s3.create_bucket(Bucket="lake")
+	"$PY" - "$s3port" "$s3key" "$s3secret" <<'PYEOF' 2>/dev/null && { ready=1; break; } || sleep 0.5
+import sys, boto3, botocore
+kw = dict(endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3], region_name="us-east-1")
+try:
+    boto3.client("s3", **kw).create_bucket(Bucket="lake")
+except botocore.exceptions.ClientError as e:
+    if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        raise
+# MinIO's STS comes up after its S3 API, and Airlock's assume-role needs it.
+boto3.client("sts", **kw).assume_role(RoleArn="arn:aws:iam::000000000000:role/etl", RoleSessionName="ready-probe", DurationSeconds=900)
 PYEOF
 done
-echo "minio: bucket lake ready"
+if [[ -z "$ready" ]]; then
+	echo "MinIO did not become ready; its log:" >&2
+	tail -20 "$work/minio.log" >&2
+	exit 1
+fi
+echo "minio: bucket lake ready, STS answering"
 
 # What only Airlock holds: the bootstrap admin DSN (to create the task's
 # role) and the S3 secret key. The task never sees either.

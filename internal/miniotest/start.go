@@ -199,9 +199,11 @@ func (s *Server) start(t testing.TB, bin, logFile string) error {
 
 // waitReady waits, for at most readyLimit, until the server says it is
 // ready (GET /minio/health/ready answers 200) and then until it serves S3
-// (a signed ListBuckets answers 200): the health check passes while the
-// object layer is still starting and S3 calls get 503
-// XMinioServerNotInitialized. It stops early if the server exits.
+// (a signed ListBuckets answers 200) and its STS answers AssumeRole: the
+// health check passes while the object layer is still starting (S3 calls
+// get 503 XMinioServerNotInitialized), and S3 can answer while IAM is
+// still starting (AssumeRole gets 400 "Server not initialized"). It stops
+// early if the server exits.
 func (s *Server) waitReady(exited <-chan error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), readyLimit)
 	defer cancel()
@@ -216,9 +218,14 @@ func (s *Server) waitReady(exited <-chan error) error {
 		if healthy {
 			status, body, err := s.send(ctx, http.MethodGet, "/")
 			if err == nil && status == http.StatusOK {
-				return nil
+				status, body, err = s.assumeRole(ctx)
+				if err == nil && status == http.StatusOK {
+					return nil
+				}
+				last = fmt.Sprintf("AssumeRole: %d %v %.200s", status, err, body)
+			} else {
+				last = fmt.Sprintf("ListBuckets: %d %v %.200s", status, err, body)
 			}
-			last = fmt.Sprintf("ListBuckets: %d %v %.200s", status, err, body)
 		}
 		select {
 		case err := <-exited:
