@@ -16,7 +16,7 @@ import (
 
 func cmdPolicy(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 {
-		return 2, usageError{errors.New("policy needs a subcommand: check, test or scope-down")}
+		return 2, usageError{errors.New("policy needs a subcommand: check, test, scope-down or replay")}
 	}
 	switch args[0] {
 	case "check":
@@ -25,8 +25,10 @@ func cmdPolicy(args []string, stdout, stderr io.Writer) (int, error) {
 		return cmdPolicyTest(args[1:], stdout, stderr)
 	case "scope-down":
 		return cmdPolicyScopeDown(args[1:], stdout, stderr)
+	case "replay":
+		return cmdPolicyReplay(args[1:], stdout, stderr)
 	}
-	return 2, usageError{fmt.Errorf("unknown policy subcommand %q (check, test or scope-down)", args[0])}
+	return 2, usageError{fmt.Errorf("unknown policy subcommand %q (check, test, scope-down or replay)", args[0])}
 }
 
 // cmdPolicyCheck compiles the rules (and egress expressions) and describes them.

@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// summaryRecord is the part of an audit record the summary reads.
+// summaryRecord is the part of an audit record audit summary and policy
+// replay read.
 type summaryRecord struct {
 	Event      string   `json:"event"`
 	Task       string   `json:"task"`
@@ -23,6 +24,13 @@ type summaryRecord struct {
 	Reason     string   `json:"reason"`
 	Time       string   `json:"time"`
 	Detail     string   `json:"detail"`
+	// For policy replay.
+	Seq                int64  `json:"seq"`
+	Conn               string `json:"conn"`
+	Client             string `json:"client"`
+	User               string `json:"user"`
+	Statement          string `json:"statement"`
+	StatementTruncated bool   `json:"statement_truncated"`
 	Credential *struct {
 		ID, Source, Upstream, Status, Expiry string
 	} `json:"credential"`

@@ -79,6 +79,10 @@ const maxDeleteBody = 2 << 20
 
 // dataOps are the operations any matching rule may allow; every other
 // (configuration) operation must be named by the rule that allows it.
+// NamedOnly reports whether a rule must name the operation to allow it
+// (a configuration operation, not one of dataOps).
+func NamedOnly(action string) bool { return !slices.Contains(dataOps, action) }
+
 var dataOps = []string{
 	"GetObject", "HeadObject", "PutObject", "CopyObject", "DeleteObject", "DeleteObjects",
 	"ListObjectsV2", "ListObjects", "ListObjectVersions", "ListBuckets", "HeadBucket", "GetBucketLocation",
@@ -143,7 +147,7 @@ func (h *Handler) requests(conn policy.Conn, op Op, body io.ReadCloser) ([]polic
 	switch {
 	case op.S3.Action == "Unknown":
 		base.Guard = "unknown S3 operation (sub-resource " + op.SubResource + ")"
-	case !slices.Contains(dataOps, op.S3.Action):
+	case NamedOnly(op.S3.Action):
 		base.NamedOnly = true
 	}
 	if op.S3.SourceBucket != "" {
