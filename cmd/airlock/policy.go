@@ -33,7 +33,7 @@ func cmdPolicy(args []string, stdout, stderr io.Writer) (int, error) {
 
 // cmdPolicyCheck compiles the rules (and egress expressions) and describes them.
 func cmdPolicyCheck(args []string, stdout, stderr io.Writer) (int, error) {
-	cfg, engine, code, err := compileConfig("airlock policy check", args, stderr)
+	cfg, engine, _, code, err := compileConfig("airlock policy check", args, stderr, false)
 	if err != nil {
 		return code, err
 	}
@@ -56,28 +56,35 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) (int, error) {
 }
 
 // compileConfig parses the command's flags, loads the config (without
-// checking the files it names) and compiles its policy; on error, code is
-// the exit code: 2 for the command line or config, 1 for the rules.
-func compileConfig(name string, args []string, stderr io.Writer) (cfg *proxy.Config, engine *policy.Engine, code int, err error) {
+// checking the files it names) and compiles its policy: as configured, or
+// for enforce-mode verdicts whatever the mode (cases and replays judge
+// those). It returns the arguments after the flags; on error, code is the
+// exit code: 2 for the command line or config, 1 for the rules.
+func compileConfig(name string, args []string, stderr io.Writer, enforce bool) (cfg *proxy.Config, engine *policy.Engine, rest []string, code int, err error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	cf := newConfigFlags(fs, false)
 	if err := parseFlags(fs, args, stderr); err != nil {
-		return nil, nil, 2, err
+		return nil, nil, nil, 2, err
 	}
 	if cfg, err = cf.load(false); err != nil {
-		return nil, nil, 2, err
+		return nil, nil, nil, 2, err
 	}
-	if engine, err = cfg.CompilePolicy(); err != nil {
-		return nil, nil, 1, fmt.Errorf("%s:\n%w", *cf.path, err)
+	if enforce {
+		engine, err = policy.Compile(cfg.Policy.Rules, policy.Options{CostLimit: cfg.Policy.CostLimit})
+	} else {
+		engine, err = cfg.CompilePolicy()
 	}
-	return cfg, engine, 0, nil
+	if err != nil {
+		return nil, nil, nil, 1, fmt.Errorf("%s:\n%w", *cf.path, err)
+	}
+	return cfg, engine, fs.Args(), 0, nil
 }
 
 // cmdPolicyScopeDown prints the session policy s3.credentials.scope_down
 // would attach, for the config's task, and the notes on where it is wider
 // than the rules (on stderr).
 func cmdPolicyScopeDown(args []string, stdout, stderr io.Writer) (int, error) {
-	cfg, _, code, err := compileConfig("airlock policy scope-down", args, stderr)
+	cfg, _, _, code, err := compileConfig("airlock policy scope-down", args, stderr, false)
 	if err != nil {
 		return code, err
 	}
@@ -98,25 +105,16 @@ func cmdPolicyScopeDown(args []string, stdout, stderr io.Writer) (int, error) {
 
 // cmdPolicyTest runs case files against the configured policy.
 func cmdPolicyTest(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("airlock policy test", flag.ContinueOnError)
-	cf := newConfigFlags(fs, false)
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return 2, err
+	// Cases judge the enforce-mode verdict, so observe mode changes nothing here.
+	_, engine, files, code, err := compileConfig("airlock policy test", args, stderr, true)
+	if err != nil {
+		return code, err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		return 2, usageError{errors.New("policy test needs case files: airlock policy test -c airlock.yaml cases.yaml")}
 	}
-	cfg, err := cf.load(false)
-	if err != nil {
-		return 2, err
-	}
-	// Cases judge the enforce-mode verdict, so observe mode changes nothing here.
-	engine, err := policy.Compile(cfg.Policy.Rules, policy.Options{CostLimit: cfg.Policy.CostLimit})
-	if err != nil {
-		return 1, fmt.Errorf("%s:\n%w", *cf.path, err)
-	}
 	var passed, failed int
-	for _, file := range fs.Args() {
+	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return 2, usageError{err}
@@ -125,13 +123,13 @@ func cmdPolicyTest(args []string, stdout, stderr io.Writer) (int, error) {
 		if err != nil {
 			return 2, usageError{fmt.Errorf("%s: %w", file, err)}
 		}
-		if fs.NArg() > 1 {
+		if len(files) > 1 {
 			fmt.Fprintf(stdout, "# %s\n", file)
 		}
 		p, f := engine.RunTests(cases, stdout)
 		passed, failed = passed+p, failed+f
 	}
-	if fs.NArg() > 1 {
+	if len(files) > 1 {
 		fmt.Fprintf(stdout, "total: %d passed, %d failed\n", passed, failed)
 	}
 	if failed > 0 {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,23 +32,14 @@ import (
 // config's; conn.application_name and s3.version_id are not recorded and
 // replay as empty.
 func cmdPolicyReplay(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("airlock policy replay", flag.ContinueOnError)
-	cf := newConfigFlags(fs, false)
-	if err := parseFlags(fs, args, stderr); err != nil {
-		return 2, err
+	cfg, engine, files, code, err := compileConfig("airlock policy replay", args, stderr, true)
+	if err != nil {
+		return code, err
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		return 2, usageError{errors.New("policy replay needs one audit log: airlock policy replay -c airlock.yaml audit.jsonl")}
 	}
-	cfg, err := cf.load(false)
-	if err != nil {
-		return 2, err
-	}
-	engine, err := policy.Compile(cfg.Policy.Rules, policy.Options{CostLimit: cfg.Policy.CostLimit})
-	if err != nil {
-		return 1, fmt.Errorf("%s:\n%w", *cf.path, err)
-	}
-	f, err := os.Open(fs.Arg(0))
+	f, err := os.Open(files[0])
 	if err != nil {
 		return 2, usageError{err}
 	}
@@ -62,7 +52,7 @@ func cmdPolicyReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	for line := 1; sc.Scan(); line++ {
 		var r summaryRecord
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return 1, fmt.Errorf("%s:%d: not an audit record: %w", fs.Arg(0), line, err)
+			return 1, fmt.Errorf("%s:%d: not an audit record: %w", files[0], line, err)
 		}
 		if r.Event != "decision" {
 			continue
