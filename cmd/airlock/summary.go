@@ -13,17 +13,17 @@ import (
 // summaryRecord is the part of an audit record audit summary and policy
 // replay read.
 type summaryRecord struct {
-	Event      string   `json:"event"`
-	Task       string   `json:"task"`
-	Protocol   string   `json:"protocol"`
-	Action     string   `json:"action"`
-	Resources  []string `json:"resources"`
-	Decision   string   `json:"decision"`
-	WouldDeny  bool     `json:"would_deny"`
-	Rules      []string `json:"rules"`
-	Reason     string   `json:"reason"`
-	Time       string   `json:"time"`
-	Detail     string   `json:"detail"`
+	Event     string   `json:"event"`
+	Task      string   `json:"task"`
+	Protocol  string   `json:"protocol"`
+	Action    string   `json:"action"`
+	Resources []string `json:"resources"`
+	Decision  string   `json:"decision"`
+	WouldDeny bool     `json:"would_deny"`
+	Rules     []string `json:"rules"`
+	Reason    string   `json:"reason"`
+	Time      string   `json:"time"`
+	Detail    string   `json:"detail"`
 	// For policy replay.
 	Seq                int64  `json:"seq"`
 	Conn               string `json:"conn"`
@@ -31,7 +31,7 @@ type summaryRecord struct {
 	User               string `json:"user"`
 	Statement          string `json:"statement"`
 	StatementTruncated bool   `json:"statement_truncated"`
-	Credential *struct {
+	Credential         *struct {
 		ID, Source, Upstream, Status, Expiry string
 	} `json:"credential"`
 }
