@@ -8,12 +8,10 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/airlockproxy/airlock/internal/miniotest"
+	"github.com/airlockproxy/airlock/internal/testutil"
 )
 
 func TestPutGet(t *testing.T) {
@@ -118,44 +117,16 @@ func TestMissingBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run("CI="+tt.ci, func(t *testing.T) {
 			t.Setenv("CI", tt.ci)
-			r := &recorder{TB: t}
-			r.run(func() { miniotest.Start(r) })
-			if (r.skipped != "") != tt.wantSkip || (r.failed != "") != tt.wantErr {
-				t.Errorf("skipped %q, failed %q; want skip %t, failure %t", r.skipped, r.failed, tt.wantSkip, tt.wantErr)
+			r := &testutil.Recorder{TB: t}
+			r.Run(func() { miniotest.Start(r) })
+			if (r.SkipMsg != "") != tt.wantSkip || (r.FatalMsg != "") != tt.wantErr {
+				t.Errorf("skipped %q, failed %q; want skip %t, failure %t", r.SkipMsg, r.FatalMsg, tt.wantSkip, tt.wantErr)
 			}
-			if msg := r.skipped + r.failed; !strings.Contains(msg, "scripts/install-minio.sh") {
+			if msg := r.SkipMsg + r.FatalMsg; !strings.Contains(msg, "scripts/install-minio.sh") {
 				t.Errorf("message %q does not say how to install MinIO", msg)
 			}
 		})
 	}
-}
-
-// recorder stands in for a test to observe Skip and Fatal.
-type recorder struct {
-	testing.TB
-	skipped, failed string
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Skipf(format string, args ...any) {
-	r.skipped = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.failed = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-// run calls f on its own goroutine, as Skipf and Fatalf end it.
-func (r *recorder) run(f func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	<-done
 }
 
 func client(s *miniotest.Server, key, secret, token string) *s3.Client {

@@ -1,16 +1,15 @@
 package pgtest_test
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/airlockproxy/airlock/internal/pgtest"
+	"github.com/airlockproxy/airlock/internal/testutil"
 )
 
 func TestStartPsqlCreateDB(t *testing.T) {
@@ -133,44 +132,16 @@ func TestMissingServer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run("CI="+tt.ci, func(t *testing.T) {
 			t.Setenv("CI", tt.ci)
-			r := &recorder{TB: t}
-			r.run(func() { pgtest.Start(r, pgtest.Options{}) })
-			if (r.skipped != "") != tt.wantSkip || (r.failed != "") != tt.wantErr {
-				t.Errorf("skipped %q, failed %q; want skip %t, failure %t", r.skipped, r.failed, tt.wantSkip, tt.wantErr)
+			r := &testutil.Recorder{TB: t}
+			r.Run(func() { pgtest.Start(r, pgtest.Options{}) })
+			if (r.SkipMsg != "") != tt.wantSkip || (r.FatalMsg != "") != tt.wantErr {
+				t.Errorf("skipped %q, failed %q; want skip %t, failure %t", r.SkipMsg, r.FatalMsg, tt.wantSkip, tt.wantErr)
 			}
-			if msg := r.skipped + r.failed; !strings.Contains(msg, "not found") {
+			if msg := r.SkipMsg + r.FatalMsg; !strings.Contains(msg, "not found") {
 				t.Errorf("message %q does not say what is missing", msg)
 			}
 		})
 	}
-}
-
-// recorder stands in for a test to observe Skip and Fatal.
-type recorder struct {
-	testing.TB
-	skipped, failed string
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Skipf(format string, args ...any) {
-	r.skipped = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.failed = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
-
-// run calls f on its own goroutine, as Skipf and Fatalf end it.
-func (r *recorder) run(f func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	<-done
 }
 
 // psqlTCP runs one query with psql over TCP, the password in PGPASSWORD,
