@@ -54,10 +54,11 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 		}
 	}
 	var reqBody io.Reader = body
+	// A body the client signed by its SHA-256 goes upstream as
+	// UNSIGNED-PAYLOAD: body's hashReader holds its last bytes back until
+	// the sum matches, so the upstream never receives a whole body that
+	// does not, and the upstream is spared a second SHA-256 of every byte.
 	payload := "UNSIGNED-PAYLOAD"
-	if auth.PayloadMode == "sha256" && auth.PayloadSHA256 != "" {
-		payload = auth.PayloadSHA256 // the upstream checks the body against it too
-	}
 	decoded := length
 	db, _ := body.(*DecodedBody)
 	reframe := db != nil && db.TrailerName() != ""

@@ -2,6 +2,8 @@ package s3_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -11,8 +13,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -28,8 +32,10 @@ import (
 // the package's own Verifier.
 type handlerRig struct {
 	client   *awss3.Client
+	local    string       // the handler's URL
 	upstream atomic.Int32 // requests that reached the upstream
 	upAuth   atomic.Value // the last upstream verification error, as a string
+	upBodies atomic.Int32 // request bodies the upstream received whole
 }
 
 func newHandlerRig(t *testing.T, held func(context.Context) (aws.Credentials, error)) *handlerRig {
@@ -42,8 +48,10 @@ func newHandlerRig(t *testing.T, held func(context.Context) (aws.Credentials, er
 			msg = err.Error()
 		} else if body, err := a.Body(req); err != nil {
 			msg = err.Error()
-		} else if _, err := io.ReadAll(body); err != nil {
+		} else if b, err := io.ReadAll(body); err != nil {
 			msg = err.Error()
+		} else if len(b) > 0 {
+			r.upBodies.Add(1)
 		}
 		r.upAuth.Store(msg)
 		if msg != "ok" {
@@ -68,6 +76,7 @@ func newHandlerRig(t *testing.T, held func(context.Context) (aws.Credentials, er
 	}
 	local := httptest.NewServer(h)
 	t.Cleanup(local.Close)
+	r.local = local.URL
 	r.client = awss3.New(awss3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(local.URL), UsePathStyle: true, Retryer: aws.NopRetryer{},
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
@@ -92,6 +101,47 @@ func TestHandlerReSigns(t *testing.T) {
 	b, _ := io.ReadAll(out.Body)
 	if string(b) != "object body" || r.upstream.Load() != 2 {
 		t.Fatalf("got %q after %d upstream requests", b, r.upstream.Load())
+	}
+}
+
+// TestHandlerHashMismatchNeverReachesUpstream: a body signed by its
+// SHA-256 but altered in transit (same length) gets
+// XAmzContentSHA256Mismatch, and the upstream never receives it whole,
+// although Airlock forwards it as UNSIGNED-PAYLOAD.
+func TestHandlerHashMismatchNeverReachesUpstream(t *testing.T) {
+	r := newHandlerRig(t, func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "AKIDHELD", SecretAccessKey: "held-secret"}, nil
+	})
+	signed := strings.Repeat("the signed body. ", 20000) // 340 kB: several reads
+	sent := signed[:len(signed)-1] + "!"
+	sum := sha256.Sum256([]byte(signed))
+	req, err := http.NewRequest(http.MethodPut, r.local+"/lake/k", strings.NewReader(sent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+	creds := aws.Credentials{AccessKeyID: "AKIDLOCAL", SecretAccessKey: "local-secret"}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "XAmzContentSHA256Mismatch") {
+		t.Fatalf("got %d %s, want 400 XAmzContentSHA256Mismatch", resp.StatusCode, b)
+	}
+	if n := r.upBodies.Load(); n != 0 {
+		t.Fatalf("the upstream received %d whole bodies that did not match their signed SHA-256", n)
+	}
+	// The same body unaltered goes through, whole.
+	if _, err := r.client.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String("k"), Body: strings.NewReader(signed)}); err != nil {
+		t.Fatalf("put: %v (upstream: %v)", err, r.upAuth.Load())
+	}
+	if n := r.upBodies.Load(); n != 1 {
+		t.Fatalf("the upstream received %d whole bodies, want 1", n)
 	}
 }
 
