@@ -41,7 +41,16 @@ type Options struct {
 	// CostLimit bounds one rule's evaluation cost (CEL cost units);
 	// 0 means DefaultCostLimit.
 	CostLimit uint64
+	// Egress holds the configuration's egress.allow expressions. Each
+	// becomes an allow rule named egress.allow[i], after the rules, that
+	// applies to http (egress) requests only, whatever variables it names;
+	// a matching deny rule still wins over it.
+	Egress []string
 }
+
+// EgressRuleName is the name of the allow rule Options.Egress[i] becomes.
+// Rule names cannot hold brackets, so it never collides with one.
+func EgressRuleName(i int) string { return fmt.Sprintf("egress.allow[%d]", i) }
 
 // DefaultCostLimit is large enough for list macros over a few thousand
 // elements and small enough to keep one evaluation well under a millisecond.
@@ -158,6 +167,23 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 		}
 		e.rules = append(e.rules, cr)
 		e.names = append(e.names, r.Name)
+	}
+	for i, expr := range opts.Egress {
+		if strings.TrimSpace(expr) == "" {
+			cerr.Problems = append(cerr.Problems, Problem{Rule: i, Egress: true, Msg: "set a CEL expression over http (method, host, port, path)"})
+			continue
+		}
+		cr, issues := compileRule(env, expr, limit)
+		for _, is := range issues {
+			cerr.Problems = append(cerr.Problems, Problem{Rule: i, Egress: true, Line: is.line, Column: is.col, Msg: is.msg})
+		}
+		if len(issues) > 0 {
+			continue
+		}
+		cr.name, cr.protocols = EgressRuleName(i), forHTTP
+		cr.reason = "allowed by rule " + cr.name
+		e.rules = append(e.rules, cr)
+		e.names = append(e.names, cr.name)
 	}
 	if len(cerr.Problems) > 0 {
 		return nil, &cerr
@@ -288,7 +314,8 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 
 // Problem is one thing wrong with a policy.
 type Problem struct {
-	Rule   int    // index in the rules list
+	Rule   int    // index in the rules list (in Options.Egress when Egress is set)
+	Egress bool   // the problem is in egress.allow[Rule], not policy.rules[Rule]
 	Field  string // "name", "allow", "deny", or "" for the rule as a whole
 	Line   int    // 1-based position in the expression; 0 when not about the expression
 	Column int
@@ -297,6 +324,9 @@ type Problem struct {
 
 func (p Problem) String() string {
 	path := fmt.Sprintf("policy.rules[%d]", p.Rule)
+	if p.Egress {
+		path = EgressRuleName(p.Rule)
+	}
 	if p.Field != "" {
 		path += "." + p.Field
 	}

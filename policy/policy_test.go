@@ -302,3 +302,48 @@ func TestNamedOnly(t *testing.T) {
 		t.Fatalf("ordinary operations are unaffected: %+v", get)
 	}
 }
+
+// TestEgressRules: Options.Egress expressions become allow rules named
+// egress.allow[i] after the rules, for http requests only (even one that
+// names no variable), under the rules' deny rules; their compile errors
+// name egress.allow[i].
+func TestEgressRules(t *testing.T) {
+	e, err := policy.Compile([]policy.Rule{
+		{Name: "no-metadata", Deny: `http.host == "169.254.169.254"`},
+		{Name: "frozen", Deny: `"env" in task.labels && task.labels["env"] == "frozen"`},
+	}, policy.Options{Egress: []string{`http.host.endsWith(".internal")`, `true`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(e.Rules(), " "); got != "no-metadata frozen egress.allow[0] egress.allow[1]" {
+		t.Fatalf("rules: %s", got)
+	}
+	for _, info := range e.Describe() {
+		if strings.HasPrefix(info.Name, "egress.") && (info.Deny || len(info.Protocols) != 1 || info.Protocols[0] != policy.ProtocolHTTP) {
+			t.Errorf("%+v: want an allow rule for http only", info)
+		}
+	}
+	for _, tc := range []struct {
+		req    policy.Request
+		allow  bool
+		rules  string
+		reason string
+	}{
+		{policy.Request{Protocol: policy.ProtocolHTTP, HTTP: policy.HTTP{Method: "GET", Host: "api.internal", Port: 80}}, true, "egress.allow[0] egress.allow[1]", "allowed by rule egress.allow[0]"},
+		{policy.Request{Protocol: policy.ProtocolHTTP, HTTP: policy.HTTP{Method: "CONNECT", Host: "169.254.169.254", Port: 80}}, false, "no-metadata egress.allow[1]", "denied by rule no-metadata"},
+		{policy.Request{Protocol: policy.ProtocolHTTP, Task: policy.Task{Labels: map[string]string{"env": "frozen"}}, HTTP: policy.HTTP{Host: "x"}}, false, "frozen egress.allow[1]", "denied by rule frozen"},
+		{policy.Request{Protocol: policy.ProtocolS3, S3: policy.S3{Action: "GetObject", Bucket: "b", Key: "k"}}, false, "", policy.ReasonNoRule},
+		{policy.Request{Protocol: policy.ProtocolPostgres, SQL: policy.SQL{Kind: "select"}}, false, "", policy.ReasonNoRule},
+	} {
+		d := e.Decide(&tc.req)
+		if d.Allow != tc.allow || strings.Join(d.Rules, " ") != tc.rules || d.Reason != tc.reason {
+			t.Errorf("%s %+v: got %+v, want allow=%v rules=%q reason=%q", tc.req.Protocol, tc.req.HTTP, d, tc.allow, tc.rules, tc.reason)
+		}
+	}
+	_, err = policy.Compile([]policy.Rule{{Name: "a", Allow: `sql.kind == "x"`}}, policy.Options{Egress: []string{`http.host == "a"`, `http.hots == "b"`, ` `}})
+	for _, want := range []string{"egress.allow[1]: undefined field 'hots' at 1:5", "egress.allow[2]: set a CEL expression"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error containing %q", err, want)
+		}
+	}
+}

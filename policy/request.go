@@ -1,6 +1,10 @@
 package policy
 
-import "time"
+import (
+	"net"
+	"strconv"
+	"time"
+)
 
 // Protocol names, as they appear in Request.Protocol and conn.protocol.
 const (
@@ -96,7 +100,8 @@ func (r *Request) Action() string {
 }
 
 // Resources lists what the request touches, for the audit log: tables,
-// bucket/key pairs (the copy source first), or host:port.
+// bucket/key pairs (the copy source first), or host:port followed by the
+// path (none for CONNECT), e.g. "example.com:443" or "[::1]:80/v1/x".
 func (r *Request) Resources() []string {
 	switch r.Protocol {
 	case ProtocolPostgres:
@@ -119,7 +124,7 @@ func (r *Request) Resources() []string {
 		if r.HTTP.Host == "" {
 			return nil
 		}
-		return []string{r.HTTP.Host}
+		return []string{net.JoinHostPort(r.HTTP.Host, strconv.Itoa(r.HTTP.Port)) + r.HTTP.Path}
 	}
 	return nil
 }

@@ -256,11 +256,20 @@ type S3Credentials struct {
 	Margin Duration `yaml:"margin"`
 }
 
-// Egress configures the forward proxy.
+// Egress configures the forward proxy (the task's HTTPS_PROXY and
+// HTTP_PROXY). Connections to the S3 upstream's host, and to bucket.<host>,
+// are always intercepted when the s3 section is present: each request
+// inside is checked by the S3 rules, not by these.
 type Egress struct {
-	// Allow lists CEL expressions over http (method, host, port, path); a
-	// request matching any of them may leave.
+	// Allow lists CEL expressions over http (method, host, port, path;
+	// CONNECT has method "CONNECT" and an empty path). Each is an allow
+	// rule named egress.allow[i], checked with policy.rules for http
+	// requests only: a request matching one may leave unless a deny rule
+	// matches; nothing matching denies.
 	Allow []string `yaml:"allow"`
+	// IdleTimeout closes a tunnel or an intercepted connection that carried
+	// no byte either way for this long. Default 5m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Policy holds the rules.

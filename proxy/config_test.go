@@ -39,6 +39,13 @@ func TestFullConfig(t *testing.T) {
 	if c.S3.Credentials.Duration.D() != 15*time.Minute || c.Audit.KeyFile != "" || len(c.Policy.Rules) != 3 {
 		t.Errorf("s3/audit/policy: %+v %+v", c.S3, c.Audit)
 	}
+	if c.Egress.IdleTimeout.D() != 10*time.Minute || c.Listen.HTTPProxy != proxy.DefaultHTTPProxy {
+		t.Errorf("egress: %+v, listen %+v", c.Egress, c.Listen)
+	}
+	engine, err := c.CompilePolicy()
+	if err != nil || !strings.Contains(strings.Join(engine.Rules(), " "), "egress.allow[0]") {
+		t.Errorf("compiled rules %v (%v) lack egress.allow[0]", engine.Rules(), err)
+	}
 }
 
 func TestConfigDefaults(t *testing.T) {
@@ -102,6 +109,7 @@ policy:
 			[]string{`s3.upstream.endpoint: "https://s3/bucket" is not an http(s)://host[:port] URL`}},
 		{"missing key file", "audit: {key_file: /nonexistent/key}\n", nil, []string{"audit.key_file: cannot open /nonexistent/key"}},
 		{"egress expression", "egress: {allow: ['http.hots == \"x\"']}\n", nil, []string{"egress.allow[0]: undefined field 'hots'"}},
+		{"egress idle timeout", "egress: {allow: ['true'], idle_timeout: -1s}\n", nil, []string{"egress.idle_timeout: must not be negative"}},
 		{"sslmode", "postgres: {upstream: {host: h, database: d, sslmode: verify_full}, credentials: {source: rds-iam, user: u, region: r}}\n", nil,
 			[]string{`postgres.upstream.sslmode: "verify_full" is not one of disable, require, verify-ca, verify-full`}},
 		{"type mismatch", "postgres: {upstream: {port: abc}}\n", nil, []string{"cannot unmarshal !!str `abc` into int"}},

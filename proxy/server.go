@@ -398,8 +398,10 @@ func (s *Server) listen(name, addr string) (net.Listener, error) {
 }
 
 func (s *Server) serveHTTP(name string, ln net.Listener, h http.Handler) {
+	// Requests, and the egress proxy's hijacked tunnels, end with connCtx
+	// (after the drain), which http.Server's Shutdown does not reach.
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: newStdLogger(s.log, name)}
+		ErrorLog: newStdLogger(s.log, name), BaseContext: func(net.Listener) context.Context { return s.connCtx }}
 	s.https = append(s.https, srv)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

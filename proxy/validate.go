@@ -23,6 +23,7 @@ const (
 	DefaultPostgres      = "127.0.0.1:5432"
 	DefaultS3            = "127.0.0.1:9000"
 	DefaultHTTPProxy     = "127.0.0.1:3128"
+	DefaultEgressIdle    = 5 * time.Minute
 	DefaultDrain         = 10 * time.Second
 	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultMargin        = 5 * time.Minute
@@ -58,6 +59,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Egress != nil {
 		setDefault(&c.Listen.HTTPProxy, DefaultHTTPProxy)
+		if c.Egress.IdleTimeout == 0 {
+			c.Egress.IdleTimeout = Duration(DefaultEgressIdle)
+		}
 	}
 	if c.TLS.LeafValidity == 0 {
 		c.TLS.LeafValidity = Duration(time.Hour)
@@ -108,16 +112,8 @@ func (c *Config) Validate() error {
 	if c.S3 != nil {
 		v.s3(c.S3)
 	}
-	if c.Egress != nil {
-		for i, expr := range c.Egress.Allow {
-			_, err := policy.Compile([]policy.Rule{{Name: "egress", Allow: expr}}, policy.Options{})
-			var ce *policy.CompileError
-			if errors.As(err, &ce) {
-				for _, p := range ce.Problems {
-					v.add(fmt.Sprintf("egress.allow[%d]", i), fmt.Sprintf("%s at %d:%d", p.Msg, p.Line, p.Column))
-				}
-			}
-		}
+	if c.Egress != nil && c.Egress.IdleTimeout < 0 {
+		v.add("egress.idle_timeout", "must not be negative")
 	}
 	if _, err := c.CompilePolicy(); err != nil {
 		var ce *policy.CompileError
@@ -150,9 +146,23 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// CompilePolicy compiles policy.rules in the configured mode.
+// CompilePolicy compiles the rules Airlock decides with, in the configured
+// mode: policy.rules, then each egress.allow expression as an allow rule
+// named egress.allow[i] for http requests (policy.Options.Egress).
 func (c *Config) CompilePolicy() (*policy.Engine, error) {
-	return policy.Compile(c.Policy.Rules, policy.Options{Observe: c.Mode == "observe", CostLimit: c.Policy.CostLimit})
+	return c.compilePolicy(c.Mode == "observe")
+}
+
+// CompileEnforcing is CompilePolicy in enforce mode whatever the configured
+// mode, for judging verdicts (policy test cases, replays).
+func (c *Config) CompileEnforcing() (*policy.Engine, error) { return c.compilePolicy(false) }
+
+func (c *Config) compilePolicy(observe bool) (*policy.Engine, error) {
+	opts := policy.Options{Observe: observe, CostLimit: c.Policy.CostLimit}
+	if c.Egress != nil {
+		opts.Egress = c.Egress.Allow
+	}
+	return policy.Compile(c.Policy.Rules, opts)
 }
 
 type validator struct{ problems []string }

@@ -25,6 +25,13 @@ func ProtocolHandlers(env *Env) (Handlers, error) {
 		}
 		h.S3 = h3
 	}
+	if env.Config.Egress != nil {
+		he, err := egressHandler(env, h.S3)
+		if err != nil {
+			return h, fmt.Errorf("egress: %w", err)
+		}
+		h.Egress = he
+	}
 	return h, nil
 }
 

@@ -32,6 +32,12 @@ func s3Handler(env *Env) (*s3.Handler, error) {
 		}
 		transport.TLSClientConfig = tc
 	}
+	suffixes := []string{"localhost"}
+	if env.Config.Egress != nil {
+		// Intercepted by the egress proxy: bucket.<upstream host> is
+		// virtual-hosted style.
+		suffixes = append(suffixes, endpoint.Hostname())
+	}
 	return s3.New(s3.Config{
 		Check:        env.Gate.Check,
 		Verifier:     &s3.Verifier{Keys: []s3.LocalKey{{AccessKeyID: env.Local.S3KeyID, Secret: env.Local.S3Secret}}},
@@ -39,7 +45,7 @@ func s3Handler(env *Env) (*s3.Handler, error) {
 		Region:       c.Upstream.Region,
 		Credentials:  env.S3Credentials.Retrieve,
 		Transport:    transport,
-		HostSuffixes: []string{"localhost"},
+		HostSuffixes: suffixes,
 		Log:          env.Log.With().Str("protocol", "s3").Logger(),
 	})
 }

@@ -164,3 +164,55 @@ func TestRunWaitShutdown(t *testing.T) {
 		t.Fatalf("wait on a stopped sidecar: %d %s", code, errs)
 	}
 }
+
+// TestPolicyEgressRules: policy check and policy test see egress.allow as
+// the allow rules egress.allow[i], for http requests only, under the deny
+// rules of policy.rules.
+func TestPolicyEgressRules(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "airlock.yaml")
+	os.WriteFile(cfg, []byte(`
+egress:
+  allow: ['http.host.endsWith(".internal")', 'http.method == "CONNECT" && http.port == 443']
+policy:
+  rules:
+    - {name: no-vault, deny: 'http.host == "vault.internal"'}
+`), 0o600)
+	cases := filepath.Join(dir, "cases.yaml")
+	os.WriteFile(cases, []byte(`
+cases:
+  - name: internal host
+    request: {http: {method: GET, host: api.internal, port: 80, path: /v1}}
+    expect: allow
+    rule: egress.allow[0]
+  - name: tls anywhere
+    request: {http: {method: CONNECT, host: example.com, port: 443}}
+    expect: allow
+    rule: egress.allow[1]
+  - name: deny rule wins
+    request: {http: {method: GET, host: vault.internal, port: 80, path: /}}
+    expect: deny
+    rule: no-vault
+  - name: other host
+    request: {http: {method: GET, host: example.com, port: 80, path: /}}
+    expect: deny
+    reason: no rule allows
+`), 0o600)
+	code, out, errs := run(t, "policy", "check", "-c", cfg)
+	if code != 0 || !strings.Contains(out, "allow  egress.allow[0]") || !strings.Contains(out, "egress.allow[1]") ||
+		!strings.Contains(out, "ok: 3 rules compiled") {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errs)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "egress.allow[") && !strings.Contains(line, " http;") {
+			t.Errorf("an egress rule applies beyond http: %s", line)
+		}
+	}
+	if code, out, errs := run(t, "policy", "test", "-c", cfg, cases); code != 0 || !strings.Contains(out, "4 passed, 0 failed") {
+		t.Fatalf("test: exit %d\n%s%s", code, out, errs)
+	}
+	os.WriteFile(cfg, []byte("egress: {allow: ['http.hots == \"x\"']}\n"), 0o600)
+	if code, _, errs := run(t, "policy", "check", "-c", cfg); code != 1 || !strings.Contains(errs, "egress.allow[0]: undefined field 'hots'") {
+		t.Fatalf("bad egress expression: exit %d, %s", code, errs)
+	}
+}

@@ -70,7 +70,7 @@ func compileConfig(name string, args []string, stderr io.Writer, enforce bool) (
 		return nil, nil, nil, 2, err
 	}
 	if enforce {
-		engine, err = policy.Compile(cfg.Policy.Rules, policy.Options{CostLimit: cfg.Policy.CostLimit})
+		engine, err = cfg.CompileEnforcing()
 	} else {
 		engine, err = cfg.CompilePolicy()
 	}

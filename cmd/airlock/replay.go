@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +26,8 @@ import (
 //
 // A record is rebuilt from what it holds: a PostgreSQL statement is
 // classified again from its normalised text (with the config's search_path
-// and database), an S3 request from its action and resources. What a
+// and database), an S3 request from its action and resources, an egress
+// (http) request from its method and host:port/path. What a
 // record cannot give back is skipped, with the reason counted: guard rails
 // and denials that no rule made (the audit log down, the deadline), a
 // statement cut at 4 KiB, an EXECUTE (the prepared statement's tables are
@@ -170,6 +173,23 @@ func (rp *replayer) request(r *summaryRecord) (policy.Request, string) {
 			} else {
 				req.S3.Key = rest
 			}
+		}
+	case policy.ProtocolHTTP:
+		req.HTTP.Method = r.Action
+		if len(r.Resources) != 1 {
+			return req, "http records without a target"
+		}
+		authority, path, _ := strings.Cut(r.Resources[0], "/")
+		host, port, err := net.SplitHostPort(authority)
+		if err != nil {
+			return req, "http records without a target"
+		}
+		if req.HTTP.Port, err = strconv.Atoi(port); err != nil {
+			return req, "http records without a target"
+		}
+		req.HTTP.Host = host
+		if r.Action != "CONNECT" {
+			req.HTTP.Path = "/" + path
 		}
 	default:
 		return req, "other protocols"

@@ -105,3 +105,39 @@ policy:
 		t.Fatalf("replay with the recording rules: exit %d\n%s", code, out)
 	}
 }
+
+// TestPolicyReplayEgress: egress decisions replay from their method and
+// host:port/path against the new egress.allow rules and deny rules.
+func TestPolicyReplayEgress(t *testing.T) {
+	h := func(method, host string, port int, path string) policy.Request {
+		return policy.Request{Protocol: policy.ProtocolHTTP, HTTP: policy.HTTP{Method: method, Host: host, Port: port, Path: path}}
+	}
+	log := recordDecisions(t, `
+egress: {allow: ['http.host.endsWith(".internal")']}
+`, []policy.Request{
+		h("GET", "api.internal", 80, "/v1/admin"), // allowed; a new deny rule denies it
+		h("CONNECT", "pypi.org", 443, ""),         // denied; the new egress.allow[1] allows it
+		h("GET", "2001:db8::1", 8080, "/x"),       // denied before and after
+		h("CONNECT", "api.internal", 443, ""),     // allowed before and after
+	})
+	newCfg := filepath.Join(t.TempDir(), "new.yaml")
+	os.WriteFile(newCfg, []byte(`
+egress: {allow: ['http.host.endsWith(".internal")', 'http.method == "CONNECT" && http.host == "pypi.org" && http.port == 443']}
+policy:
+  rules:
+    - {name: no-admin, deny: 'http.path.startsWith("/v1/admin")'}
+`), 0o600)
+	code, out, errs := run(t, "policy", "replay", "-c", newCfg, log)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (changes)\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"http GET api.internal:80/v1/admin: was allow (allowed by rule egress.allow[0]), now deny (denied by rule no-admin)",
+		"http CONNECT pypi.org:443: was deny (no rule allows), now allow (allowed by rule egress.allow[1])",
+		"4 decisions replayed, 2 would change",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

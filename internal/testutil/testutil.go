@@ -2,10 +2,12 @@
 package testutil
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
 	"strings"
+	"sync"
 )
 
 // Tail returns the last n lines of a file, or why it cannot.
@@ -28,4 +30,24 @@ func RandomHex(n int) string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return hex.EncodeToString(b)
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (a logger) and
+// a reader (the test).
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

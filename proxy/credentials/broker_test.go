@@ -1,18 +1,17 @@
 package credentials_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/airlockproxy/airlock/internal/testutil"
 	"github.com/airlockproxy/airlock/proxy/audit"
 	"github.com/airlockproxy/airlock/proxy/credentials"
 )
@@ -26,22 +25,8 @@ type fixture struct {
 	b     *credentials.Broker
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a logger's output for a test to read.
+type syncBuffer = testutil.SyncBuffer
 
 // setup makes a fixture; deadline is relative to t0, zero for none.
 func setup(t *testing.T, deadline, margin time.Duration, tweak func(*fakeSource)) *fixture {
