@@ -92,6 +92,11 @@ func (cf *configFlags) load(validate bool) (*proxy.Config, error) {
 		if err := c.Validate(); err != nil {
 			return nil, configErr(fmt.Errorf("%s: %w", *cf.path, err))
 		}
+	} else if c.Mode != "" && c.Mode != "enforce" && c.Mode != "observe" {
+		// The policy commands skip Validate (the files a config names need
+		// not exist where rules are reviewed), but which mode the rules
+		// run in is theirs to report.
+		return nil, configErr(fmt.Errorf("%s: mode: %q is not one of enforce, observe", *cf.path, c.Mode))
 	}
 	return c, nil
 }

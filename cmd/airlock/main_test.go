@@ -57,11 +57,14 @@ func TestConfigErrorsExit2(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("policy:\n  rules:\n    - {name: a, allow: 'true'}\n    - {name: b, allow: 'true'}\n    - {name: c, allow: 'sq.kind == \"x\"'}\n"), 0o600)
+	badMode := filepath.Join(dir, "mode.yaml")
+	os.WriteFile(badMode, []byte("mode: enforcing\npolicy:\n  rules:\n    - {name: a, allow: 'true'}\n"), 0o600)
 	for _, tc := range []struct {
 		args []string
 		code int
 		want string
 	}{
+		{[]string{"policy", "check", "-c", badMode}, 2, `mode: "enforcing" is not one of enforce, observe`},
 		{[]string{"policy", "check", "-c", bad}, 1, "policy.rules[2].allow: undeclared reference to 'sq' (did you mean 'sql'?) at 1:1"},
 		{[]string{"run", "-c", bad}, 2, "policy.rules[2].allow: undeclared reference to 'sq' (did you mean 'sql'?) at 1:1"},
 		{[]string{"run", "-c", "testdata/policy.yaml", "--mode", "enforcing"}, 2, `mode: "enforcing" is not one of enforce, observe`},
