@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,6 +26,11 @@ func s3Handler(env *Env) (*s3.Handler, error) {
 	// Bodies stream through in fewer system calls; kept modest, as every
 	// idle upstream connection (up to 64) holds both buffers.
 	transport.ReadBufferSize, transport.WriteBufferSize = 64<<10, 64<<10
+	// HTTP/1.1 only, as S3 itself speaks: a TLS upstream such as MinIO
+	// would otherwise negotiate HTTP/2, with every body crossing 16 KiB
+	// DATA frames, flow-control windows and a per-connection reader.
+	transport.ForceAttemptHTTP2 = false
+	transport.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	if endpoint.Scheme == "https" {
 		tc, err := certs.UpstreamTLS{Mode: certs.ModeVerifyFull, CAFile: c.Upstream.CAFile}.Config(endpoint.Hostname())
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Request headers that stay here: hop-by-hop ones, the client's
@@ -125,16 +124,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 		return
 	}
 	w.WriteHeader(resp.StatusCode)
-	buf := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(buf)
-	if _, err := io.CopyBuffer(onlyWriter{w}, resp.Body, *buf); err != nil {
+	if _, err := pipeCopy(onlyWriter{w}, resp.Body); err != nil {
 		h.cfg.Log.Debug().Err(err).Str("request_id", requestID).Msg("response body cut short")
 	}
 }
-
-// copyBuffers hold response bodies on their way to the client: larger than
-// io.Copy's 32 KiB, for fewer system calls per byte.
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // onlyWriter hides the ResponseWriter's ReadFrom, which would copy with its
 // own 32 KiB buffer.
