@@ -25,6 +25,7 @@ Usage:
   airlock exec   -c airlock.yaml -- CMD ARGS…  run CMD with local-only credentials, exit with its code
   airlock policy check -c airlock.yaml         compile and type-check the rules
   airlock policy test  -c airlock.yaml CASES…  run policy test cases (YAML)
+  airlock policy suggest [-c airlock.yaml] AUDIT…  allow rules for what a recorded task did (learn mode)
   airlock audit verify [--key-file F] FILE     check an audit log's record chain
   airlock audit summary FILE                   decisions by rule, denials, credential lifetimes
   airlock revoke-stale -c airlock.yaml         drop ephemeral roles left by a killed Airlock

@@ -27,6 +27,8 @@ func cmdPolicy(args []string, stdout, stderr io.Writer) (int, error) {
 		return cmdPolicyScopeDown(args[1:], stdout, stderr)
 	case "replay":
 		return cmdPolicyReplay(args[1:], stdout, stderr)
+	case "suggest":
+		return cmdPolicySuggest(args[1:], stdout, stderr)
 	}
 	return 2, usageError{fmt.Errorf("unknown policy subcommand %q (check, test, scope-down or replay)", args[0])}
 }
