@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +75,7 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("suggest: %w", err)
 	}
+	renameTaken(rules, cfg.Policy.Rules)
 	text := suggestionYAML(rules, len(in.reqs))
 	covered, err := checkSuggestion(text, rules, in)
 	fmt.Fprintf(stderr, "%d rules suggested; self-check: covers %d of %d records\n", len(rules), covered, len(in.reqs))
@@ -313,4 +315,39 @@ func dropZero(n *yaml.Node) bool {
 		}
 	}
 	return false
+}
+
+// renameTaken gives each suggested rule whose name the config already uses
+// the next free number, so the suggestion can be pasted next to the rules
+// of an earlier one.
+func renameTaken(rules []policy.SuggestedRule, existing []policy.Rule) {
+	taken := map[string]bool{}
+	for _, r := range existing {
+		taken[r.Name] = true
+	}
+	clash := map[int]bool{}
+	for i, r := range rules {
+		if taken[r.Name] {
+			clash[i] = true
+		}
+	}
+	for _, r := range rules {
+		taken[r.Name] = true
+	}
+	for i := range rules {
+		if !clash[i] {
+			continue
+		}
+		base, n := rules[i].Name, 1
+		if j := strings.LastIndexByte(base, '-'); j > 0 {
+			if v, err := strconv.Atoi(base[j+1:]); err == nil {
+				base, n = base[:j], v
+			}
+		}
+		for taken[rules[i].Name] {
+			n++
+			rules[i].Name = base + "-" + strconv.Itoa(n)
+		}
+		taken[rules[i].Name] = true
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -224,5 +225,24 @@ func TestPolicySuggestSelfCheck(t *testing.T) {
 	n, err := checkSuggestion(suggestionYAML(rules, len(in.reqs)), rules, in)
 	if n != 1 || err == nil || !strings.Contains(err.Error(), log+":1 (seq 1) s3 GetObject lake/raw/a.csv: not allowed by suggested-s3-GetObject-1 (no rule allows)") {
 		t.Errorf("narrowed rule: cover %d, %v", n, err)
+	}
+}
+
+// TestSuggestAvoidsTakenNames: a suggested rule whose name the config
+// already uses gets the next number no other rule has.
+func TestSuggestAvoidsTakenNames(t *testing.T) {
+	rules := []policy.SuggestedRule{
+		{Rule: policy.Rule{Name: "suggested-s3-GetObject-1"}},
+		{Rule: policy.Rule{Name: "suggested-s3-GetObject-2"}},
+		{Rule: policy.Rule{Name: "suggested-postgres-select-1"}},
+	}
+	renameTaken(rules, []policy.Rule{{Name: "suggested-s3-GetObject-1"}, {Name: "suggested-s3-GetObject-3"}, {Name: "read-sales"}})
+	var got []string
+	for _, r := range rules {
+		got = append(got, r.Name)
+	}
+	want := []string{"suggested-s3-GetObject-4", "suggested-s3-GetObject-2", "suggested-postgres-select-1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("names %v, want %v", got, want)
 	}
 }
