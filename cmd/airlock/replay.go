@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,28 +39,14 @@ func cmdPolicyReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(files) != 1 {
 		return 2, usageError{errors.New("policy replay needs one audit log: airlock policy replay -c airlock.yaml audit.jsonl")}
 	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		return 2, usageError{err}
-	}
-	defer f.Close()
 	rp := replayer{cfg: cfg, classifier: replayClassifier(cfg)}
 	skipped := map[string]int{}
 	replayed, changed := 0, 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 2<<20)
-	for line := 1; sc.Scan(); line++ {
-		var r summaryRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return 1, fmt.Errorf("%s:%d: not an audit record: %w", files[0], line, err)
-		}
-		if r.Event != "decision" {
-			continue
-		}
-		req, why := rp.request(&r)
+	err = eachDecision(files[0], func(_ int, r *summaryRecord) {
+		req, why := rp.request(r)
 		if why != "" {
 			skipped[why]++
-			continue
+			return
 		}
 		d := engine.Decide(&req)
 		replayed++
@@ -79,8 +62,11 @@ func cmdPolicyReplay(args []string, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprintf(stdout, "seq %d %s %s %s: was %s (%s), now %s (%s)\n", r.Seq, r.Protocol, r.Action,
 				strings.Join(r.Resources, " "), was, r.Reason, now, d.Reason)
 		}
+	})
+	if errors.Is(err, errUsage) {
+		return 2, err
 	}
-	if err := sc.Err(); err != nil {
+	if err != nil {
 		return 1, err
 	}
 	fmt.Fprintf(stdout, "%d decisions replayed, %d would change", replayed, changed)
