@@ -124,14 +124,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 		return
 	}
 	w.WriteHeader(resp.StatusCode)
-	if _, err := pipeCopy(onlyWriter{w}, resp.Body); err != nil {
+	if _, err := pipeCopy(w, resp.Body); err != nil {
 		h.cfg.Log.Debug().Err(err).Str("request_id", requestID).Msg("response body cut short")
 	}
 }
-
-// onlyWriter hides the ResponseWriter's ReadFrom, which would copy with its
-// own 32 KiB buffer.
-type onlyWriter struct{ io.Writer }
 
 // upstreamQuery drops presigned-URL parameters (the upstream request is
 // signed in headers) and keeps everything else as the client wrote it.
