@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/airlockproxy/airlock/policy"
+	"github.com/airlockproxy/airlock/protocols/egress"
 )
 
 // Defaults.
@@ -23,7 +24,6 @@ const (
 	DefaultPostgres      = "127.0.0.1:5432"
 	DefaultS3            = "127.0.0.1:9000"
 	DefaultHTTPProxy     = "127.0.0.1:3128"
-	DefaultEgressIdle    = 5 * time.Minute
 	DefaultDrain         = 10 * time.Second
 	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultMargin        = 5 * time.Minute
@@ -60,7 +60,7 @@ func (c *Config) applyDefaults() {
 	if c.Egress != nil {
 		setDefault(&c.Listen.HTTPProxy, DefaultHTTPProxy)
 		if c.Egress.IdleTimeout == 0 {
-			c.Egress.IdleTimeout = Duration(DefaultEgressIdle)
+			c.Egress.IdleTimeout = Duration(egress.DefaultIdleTimeout)
 		}
 	}
 	if c.TLS.LeafValidity == 0 {
