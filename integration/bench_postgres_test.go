@@ -21,7 +21,7 @@ import (
 // mode) and Airlock (10-rule policy, audit log on), in each query mode, and
 // COPY TO STDOUT throughput. It runs only under `make bench`
 // (AIRLOCK_BENCH=1); AIRLOCK_BENCH_SECONDS sets the pgbench duration
-// (default 20), AIRLOCK_BENCH_PG=single or copy runs only that
+// (default 20), AIRLOCK_BENCH_PG=tps, single or copy runs only that
 // part. It prints a table; targets are checked by reading it.
 func TestBenchPostgres(t *testing.T) {
 	if os.Getenv("AIRLOCK_BENCH") == "" {
@@ -46,8 +46,8 @@ func TestBenchPostgres(t *testing.T) {
 		{"go-relay", "127.0.0.1", fmt.Sprint(startGoRelay(t, pg.Port)), "bench", "bench-pw", os.Getpid()},
 		{"airlock", "127.0.0.1", fmt.Sprint(al.pgPort), "airlock", al.token, al.pid},
 	}
-	only := os.Getenv("AIRLOCK_BENCH_PG") // "single" or "copy": only that part
-	if only == "" {
+	only := os.Getenv("AIRLOCK_BENCH_PG") // "tps", "single" or "copy": only that part
+	if only == "" || only == "tps" {
 		benchThroughput(t, secs, targets)
 	}
 	if only == "" || only == "single" {

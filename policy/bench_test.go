@@ -50,3 +50,11 @@ func BenchmarkDecide10Rules(b *testing.B) {
 			S3: policy.S3{Action: "GetObject", Bucket: "lake", Key: "raw/2026/11/22/part-0001.json"}}, true)
 	})
 }
+
+// BenchmarkDecideMemo is a repeated statement shape: the decision is
+// remembered by Request.Memo (the PostgreSQL path sets it to the cached
+// classification).
+func BenchmarkDecideMemo(b *testing.B) {
+	benchDecide(b, &policy.Request{Protocol: "postgres", Memo: new(int), Task: policy.Task{ID: "t1", Labels: map[string]string{"env": "prod"}},
+		SQL: policy.SQL{Kind: "select", Kinds: []string{"select"}, Reads: []string{"sales.orders"}, Tables: []string{"sales.orders"}}}, true)
+}

@@ -46,7 +46,18 @@ func compileRule(env *cel.Env, expr string, costLimit uint64) (compiledRule, []i
 		return compiledRule{}, []issue{{line: 1, col: 1, msg: "plan: " + err.Error()}}
 	}
 	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(checked.NativeRep()),
-		literals: stringLiterals(checked.NativeRep())}, nil
+		dynamic: readsDynamic(checked.NativeRep()), literals: stringLiterals(checked.NativeRep())}, nil
+}
+
+// readsDynamic reports whether the rule reads conn or now: the variables
+// that differ between requests Request.Memo calls the same.
+func readsDynamic(a *ast.AST) bool {
+	for _, ref := range a.ReferenceMap() {
+		if ref.Name == "conn" || ref.Name == "now" {
+			return true
+		}
+	}
+	return false
 }
 
 // referencedProtocols returns the protocols whose variables (sql, s3, http)

@@ -77,6 +77,34 @@ type Engine struct {
 	names   []string // rule names, in policy order
 	observe bool
 	acts    sync.Pool
+	// memoOK is set when no rule reads conn or now: a decision is then a
+	// function of what Request.Memo stands for.
+	memoOK bool
+	memo   memo
+}
+
+// memo keeps decisions by Request.Memo; it is cleared when full.
+type memo struct {
+	mu sync.RWMutex
+	m  map[any]Decision
+}
+
+const memoEntries = 10000
+
+func (m *memo) get(k any) (Decision, bool) {
+	m.mu.RLock()
+	d, ok := m.m[k]
+	m.mu.RUnlock()
+	return d, ok
+}
+
+func (m *memo) put(k any, d Decision) {
+	m.mu.Lock()
+	if m.m == nil || len(m.m) >= memoEntries {
+		m.m = make(map[any]Decision, 256)
+	}
+	m.m[k] = d
+	m.mu.Unlock()
 }
 
 type compiledRule struct {
@@ -84,6 +112,7 @@ type compiledRule struct {
 	deny      bool
 	prg       cel.Program
 	protocols protocolSet // the protocols the rule applies to
+	dynamic   bool        // reads conn or now, which Request.Memo does not cover
 	literals  []string    // string constants in the expression
 	tracked   bool        // evaluated with runtime cost tracking
 	maxCost   uint64      // estimated worst case
@@ -188,6 +217,7 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 	if len(cerr.Problems) > 0 {
 		return nil, &cerr
 	}
+	e.memoOK = !slices.ContainsFunc(e.rules, func(r compiledRule) bool { return r.dynamic })
 	return e, nil
 }
 
@@ -201,7 +231,21 @@ func (e *Engine) Observe() bool { return e.observe }
 const ReasonNoRule = "no rule allows"
 
 // Decide evaluates every rule that applies to req's protocol.
+//
+// The returned Rules may be shared with other decisions: do not modify it.
 func (e *Engine) Decide(req *Request) Decision {
+	if req.Memo == nil || !e.memoOK || req.Guard != "" {
+		return e.decide(req)
+	}
+	if d, ok := e.memo.get(req.Memo); ok {
+		return d
+	}
+	d := e.decide(req)
+	e.memo.put(req.Memo, d)
+	return d
+}
+
+func (e *Engine) decide(req *Request) Decision {
 	act := e.acts.Get().(*activation)
 	act.req, act.nowSet = req, false
 	defer func() { act.req = nil; e.acts.Put(act) }()

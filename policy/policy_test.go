@@ -347,3 +347,50 @@ func TestEgressRules(t *testing.T) {
 		}
 	}
 }
+
+// TestMemo shows a decision reused for requests with the same Memo, and
+// not reused when a rule reads a variable Memo does not cover (conn, now)
+// or the request trips a guard rail.
+func TestMemo(t *testing.T) {
+	key := new(int)
+	sel := func(kind, user string) *policy.Request {
+		return &policy.Request{Protocol: "postgres", Memo: key, Conn: policy.Conn{User: user},
+			SQL: policy.SQL{Kind: kind, Reads: []string{"public.t"}}}
+	}
+
+	e, err := policy.Compile([]policy.Rule{{Name: "sel", Allow: `sql.kind == "select"`}}, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.Decide(sel("select", "a")); !d.Allow {
+		t.Fatalf("first decision: %+v", d)
+	}
+	// Breaking Memo's contract (same key, other content) exposes the reuse.
+	if d := e.Decide(sel("delete", "a")); !d.Allow {
+		t.Fatalf("same Memo, decided again: %+v; want the remembered allow", d)
+	}
+	r := sel("delete", "a")
+	r.Memo = new(int)
+	if d := e.Decide(r); d.Allow {
+		t.Fatalf("other Memo: %+v; want a fresh deny", d)
+	}
+	r = sel("select", "a")
+	r.Guard = "tripped"
+	if d := e.Decide(r); d.Allow || d.Reason != "guard rail: tripped" {
+		t.Fatalf("guard with a remembered Memo: %+v; want the guard's deny", d)
+	}
+
+	for _, rule := range []string{`sql.kind == "select" && conn.user == "a"`, `sql.kind == "select" && now > timestamp("2000-01-01T00:00:00Z")`} {
+		e, err := policy.Compile([]policy.Rule{{Name: "dyn", Allow: rule}}, policy.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key = new(int)
+		if d := e.Decide(sel("select", "a")); !d.Allow {
+			t.Fatalf("%s: first decision %+v", rule, d)
+		}
+		if d := e.Decide(sel("delete", "b")); d.Allow {
+			t.Fatalf("%s: same Memo reused a decision although the rule reads conn or now: %+v", rule, d)
+		}
+	}
+}

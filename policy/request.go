@@ -27,14 +27,21 @@ type Request struct {
 	// action as a string literal (e.g. s3.action == "PutBucketPolicy")
 	// allow it: a broad rule such as s3.bucket == "lake" does not reach
 	// configuration operations.
-	NamedOnly bool      `yaml:"named_only"`
-	Protocol  string    `yaml:"protocol"`
-	Task      Task      `yaml:"task"`
-	Conn      Conn      `yaml:"conn"`
-	SQL       SQL       `yaml:"sql"`
-	S3        S3        `yaml:"s3"`
-	HTTP      HTTP      `yaml:"http"`
-	Now       time.Time `yaml:"now"`
+	NamedOnly bool `yaml:"named_only"`
+	// Memo, when not nil, names what rules can see of this request other
+	// than conn and now: every request with the same Memo must carry the
+	// same Protocol, Task, SQL, S3 and HTTP. The engine then decides it
+	// once and reuses the decision, as long as no rule reads conn or now.
+	// Use a pointer to immutable data (a cached classification). Not
+	// visible to rules.
+	Memo     any       `yaml:"-"`
+	Protocol string    `yaml:"protocol"`
+	Task     Task      `yaml:"task"`
+	Conn     Conn      `yaml:"conn"`
+	SQL      SQL       `yaml:"sql"`
+	S3       S3        `yaml:"s3"`
+	HTTP     HTTP      `yaml:"http"`
+	Now      time.Time `yaml:"now"`
 }
 
 // Task identifies the task Airlock serves.

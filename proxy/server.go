@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/airlockproxy/airlock/certs"
+	"github.com/airlockproxy/airlock/internal/rawconn"
 	"github.com/airlockproxy/airlock/policy"
 	"github.com/airlockproxy/airlock/proxy/audit"
 	"github.com/airlockproxy/airlock/proxy/credentials"
@@ -371,6 +372,7 @@ func (s *Server) listenProtocols() error {
 		if err != nil {
 			return err
 		}
+		ln = rawconn.NewListener(ln) // under TLS: the socket's reads and writes
 		if !s.cfg.S3.PlainHTTP {
 			ln = tls.NewListener(ln, s.serverCerts.TLSConfig())
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/airlockproxy/airlock/certs"
+	"github.com/airlockproxy/airlock/internal/rawconn"
 	"github.com/airlockproxy/airlock/protocols/s3"
 )
 
@@ -20,7 +21,7 @@ func s3Handler(env *Env) (*s3.Handler, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.Proxy = nil // the configured endpoint, never a proxy from Airlock's environment
-	transport.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	transport.DialContext = rawconn.Dial(&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second})
 	transport.MaxIdleConnsPerHost = 64
 	transport.ExpectContinueTimeout = time.Second
 	// Bodies stream through in fewer system calls; kept modest, as every

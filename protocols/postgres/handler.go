@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/xdg-go/scram"
 
+	"github.com/airlockproxy/airlock/internal/rawconn"
 	"github.com/airlockproxy/airlock/policy"
 	"github.com/airlockproxy/airlock/proxy/secret"
 )
@@ -132,6 +133,7 @@ type session struct {
 
 // ServeConn serves one client connection until it ends or ctx is done.
 func (h *Handler) ServeConn(ctx context.Context, c net.Conn) error {
+	c = rawconn.Wrap(c) // under TLS too: readStartup layers TLS on it
 	_ = c.SetDeadline(time.Now().Add(h.cfg.StartupTimeout))
 	c, st, err := h.readStartup(c)
 	if err != nil && !errors.Is(err, errPlaintext) {

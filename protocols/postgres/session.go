@@ -229,12 +229,15 @@ func writeQuery(s *session, sql string) error {
 // whether all are allowed, and for the first denied one the reason and its
 // request id. readErr is the error reading the text (too long).
 func (s *session) checkText(text string, readErr error) (bool, string, string) {
-	var stmts []Statement
-	var err error
+	var (
+		stmts  []Statement
+		cached bool
+		err    error
+	)
 	if readErr != nil {
 		err = fmt.Errorf("statement longer than %d bytes", s.h.cfg.MaxMessage)
 	} else {
-		stmts, err = s.h.classify(text)
+		stmts, cached, err = s.h.classify(text)
 	}
 	if err != nil {
 		d, id := s.guard("statement cannot be checked: "+err.Error(), "unparsed")
@@ -242,6 +245,9 @@ func (s *session) checkText(text string, readErr error) (bool, string, string) {
 	}
 	for i := range stmts {
 		req := s.request(&stmts[i])
+		if cached && stmts[i].Execute == "" && req.Guard == "" {
+			req.Memo = &stmts[i] // the same statement shape decides the same
+		}
 		d := s.h.cfg.Check(&req)
 		if !d.Allow {
 			return false, d.Reason, req.ID
@@ -388,12 +394,15 @@ const (
 	cacheMaxText = 16 << 10
 )
 
-func (h *Handler) classify(text string) ([]Statement, error) {
+// classify returns text's statements, and whether they came from or went
+// into the cache: cached statements are shared and never change, so a
+// pointer to one stands for its content (policy.Request.Memo).
+func (h *Handler) classify(text string) ([]Statement, bool, error) {
 	h.cache.mu.RLock()
 	st, ok := h.cache.m[text]
 	h.cache.mu.RUnlock()
 	if ok {
-		return st, nil
+		return st, true, nil
 	}
 	var key, norm string
 	shaped := false
@@ -403,13 +412,13 @@ func (h *Handler) classify(text string) ([]Statement, error) {
 			st, ok = h.cache.m[key]
 			h.cache.mu.RUnlock()
 			if ok {
-				return st, nil
+				return st, true, nil
 			}
 		}
 	}
 	st, err := h.cfg.Classifier.Classify(text)
 	if err != nil || len(text) > cacheMaxText {
-		return st, err
+		return st, false, err
 	}
 	if shaped && shapeable(st, norm) {
 		text = key // one entry for every statement of the shape
@@ -420,5 +429,5 @@ func (h *Handler) classify(text string) ([]Statement, error) {
 	}
 	h.cache.m[text] = st
 	h.cache.mu.Unlock()
-	return st, nil
+	return st, true, nil
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/airlockproxy/airlock/internal/rawconn"
 	"github.com/airlockproxy/airlock/proxy/secret"
 )
 
@@ -51,6 +54,9 @@ func Dialer(up Upstream) func(ctx context.Context, params map[string]string) (*p
 			cfg.TLSConfig = up.TLS.Clone()
 			cfg.TLSConfig.ServerName = up.Host
 		}
+		// As pgconn's default (keepalive every 5 minutes), with the
+		// socket wrapped for the relay's reads and writes (see rawconn).
+		cfg.DialFunc = rawconn.Dial(&net.Dialer{KeepAlive: 5 * time.Minute})
 		cfg.Fallbacks = nil
 		cfg.ValidateConnect = nil
 		cfg.AfterConnect = nil
