@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,28 +19,24 @@ func egressHandler(env *Env, s3h http.Handler) (*egress.Handler, error) {
 		Log:         env.Log.With().Str("protocol", "http").Logger(),
 	}
 	if s3h != nil && env.Config.S3 != nil {
-		host, err := s3UpstreamHost(env.Config.S3.Upstream.Endpoint)
+		endpoint, err := s3Endpoint(env.Config.S3)
 		if err != nil {
 			return nil, err
 		}
-		cfg.S3, cfg.S3Hosts = s3h, []string{host}
+		cfg.S3, cfg.S3Hosts = s3h, []string{s3UpstreamHost(endpoint)}
 	}
 	return egress.New(cfg)
 }
 
 // s3UpstreamHost is the S3 endpoint's host:port, with the scheme's default
 // port when it names none.
-func s3UpstreamHost(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("s3 upstream endpoint: %w", err)
-	}
+func s3UpstreamHost(u *url.URL) string {
 	if u.Port() != "" {
-		return u.Host, nil
+		return u.Host
 	}
 	port := 443
 	if u.Scheme == "http" {
 		port = 80
 	}
-	return u.Host + ":" + strconv.Itoa(port), nil
+	return u.Host + ":" + strconv.Itoa(port)
 }

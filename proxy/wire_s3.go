@@ -13,11 +13,21 @@ import (
 	"github.com/airlockproxy/airlock/protocols/s3"
 )
 
+// s3Endpoint parses the configured S3 upstream endpoint (Validate has
+// checked it).
+func s3Endpoint(c *S3) (*url.URL, error) {
+	u, err := url.Parse(c.Upstream.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("s3 upstream endpoint: %w", err)
+	}
+	return u, nil
+}
+
 func s3Handler(env *Env) (*s3.Handler, error) {
 	c := env.Config.S3
-	endpoint, err := url.Parse(c.Upstream.Endpoint)
+	endpoint, err := s3Endpoint(c)
 	if err != nil {
-		return nil, fmt.Errorf("upstream endpoint: %w", err)
+		return nil, err
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.Proxy = nil // the configured endpoint, never a proxy from Airlock's environment

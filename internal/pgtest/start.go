@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/airlockproxy/airlock/internal/testutil"
 	"net"
 	"net/url"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airlockproxy/airlock/internal/testutil"
 )
 
 // Server is a running throwaway cluster. Its fields are read-only.

@@ -5,13 +5,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/airlockproxy/airlock/internal/testutil"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"github.com/airlockproxy/airlock/internal/testutil"
 )
 
 // Most of a Start is initdb (about 1 s here). A cluster copied from a

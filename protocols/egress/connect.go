@@ -73,13 +73,20 @@ func (h *Handler) tunnel(r *http.Request, client net.Conn, plan connectPlan) {
 		return
 	}
 	defer up.Close()
-	_ = client.SetWriteDeadline(time.Now().Add(DialTimeout))
-	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+	if !established(client, DialTimeout) {
 		return
 	}
 	if err := pipe(ctx, client, up, h.cfg.IdleTimeout); err != nil {
 		h.cfg.Log.Debug().Err(err).Str("request_id", plan.id).Str("target", plan.target.String()).Msg("egress tunnel ended")
 	}
+}
+
+// established answers a CONNECT with 200, within timeout; false means the
+// client is gone.
+func established(client net.Conn, timeout time.Duration) bool {
+	_ = client.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n")
+	return err == nil
 }
 
 // intercept terminates TLS for an S3 host with a leaf from the local CA
@@ -92,8 +99,7 @@ func (h *Handler) intercept(ctx context.Context, client net.Conn, t Target) {
 		_ = denial(nil, http.StatusBadGateway, "no certificate for "+t.String()+"; see Airlock's log", "").Write(client)
 		return
 	}
-	_ = client.SetWriteDeadline(time.Now().Add(HandshakeTimeout))
-	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+	if !established(client, HandshakeTimeout) {
 		return
 	}
 	tc := tls.Server(client, &tls.Config{
