@@ -152,10 +152,12 @@ func copyRatio(t *testing.T, direct, airlock benchTarget) (float64, float64, flo
 	var ratios []float64
 	for range 5 {
 		d := copyOut(t, direct.port, direct.user, direct.password)
+		cpu0 := procCPU(t, airlock.pid)
 		a := copyOut(t, airlock.port, airlock.user, airlock.password)
+		cpu := procCPU(t, airlock.pid) - cpu0
 		dBest, aBest = max(dBest, d), max(aBest, a)
 		ratios = append(ratios, a/d)
-		fmt.Printf("  pair: direct %.1f MB/s, airlock %.1f MB/s: %.2fx\n", d, a, a/d)
+		fmt.Printf("  pair: direct %.1f MB/s, airlock %.1f MB/s: %.2fx; airlock CPU %d ms\n", d, a, a/d, cpu.Milliseconds())
 	}
 	slices.Sort(ratios)
 	return dBest, aBest, ratios[len(ratios)/2]

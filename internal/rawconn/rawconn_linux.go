@@ -2,11 +2,13 @@ package rawconn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -28,10 +30,24 @@ func Wrap(c net.Conn) net.Conn {
 	return &Conn{Conn: c, rc: rc}
 }
 
+// Of returns the wrapped socket c is or runs on (through a *tls.Conn), or
+// nil.
+func Of(c net.Conn) *Conn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	w, _ := c.(*Conn)
+	return w
+}
+
 // Conn is a wrapped connection. Its other methods are the socket's own.
 type Conn struct {
 	net.Conn
 	rc syscall.RawConn
+
+	// Read batching (SetReadBatch); used by the reading goroutine only.
+	batchWait time.Duration // 0: off
+	drained   bool          // the last read emptied the socket
 }
 
 // Read reads up to len(b) bytes, waiting in the netpoller while the socket
@@ -40,36 +56,109 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait for the netpoller
-			default:
-				errno = e
-				return true
-			}
+	if c.batchWait > 0 {
+		return c.batchRead(b)
+	}
+	var r readResult
+	err := c.rc.Read(func(fd uintptr) bool { return r.read(fd, b) })
+	return c.readReturn(r, err)
+}
+
+// readResult is one read(2)'s outcome.
+type readResult struct {
+	n     int
+	errno syscall.Errno
+}
+
+// read reads once into b; false means the socket had nothing (EAGAIN).
+func (r *readResult) read(fd uintptr, b []byte) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch e {
+		case 0:
+			r.n = int(n)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait for the netpoller
+		default:
+			r.errno = e
+			return true
 		}
-	})
+	}
+}
+
+func (c *Conn) readReturn(r readResult, err error) (int, error) {
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
+	case r.errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", r.errno))
+	case r.n == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return r.n, nil
+}
+
+// SetReadBatch makes Read gather at least n bytes in the socket before it
+// returns, waiting at most wait for them, after which it returns what has
+// arrived: fewer, larger reads for a stream such as COPY OUT, at the cost
+// of up to wait at the stream's end. n <= 0 or wait <= 0 turns it off.
+// While it is on, Read uses the read deadline itself: a deadline set by the
+// caller does not hold. Call it from the goroutine that reads.
+func (c *Conn) SetReadBatch(n int, wait time.Duration) error {
+	if n <= 0 || wait <= 0 {
+		n, wait = 1, 0 // SO_RCVLOWAT's default
+	}
+	var serr error
+	err := c.rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, n)
+	})
+	if err == nil && serr != nil {
+		err = os.NewSyscallError("setsockopt SO_RCVLOWAT", serr)
+	}
+	if err != nil {
+		return c.opError("set", err)
+	}
+	c.batchWait, c.drained = wait, false
+	return nil
+}
+
+// batchRead is Read under SO_RCVLOWAT: the netpoller wakes the goroutine
+// only once the socket holds the low-water mark (or the peer closed), and
+// every wait is bounded by batchWait, after which whatever has arrived is
+// read: the tail of a stream is never stuck below the mark.
+func (c *Conn) batchRead(b []byte) (int, error) {
+	for {
+		var r readResult
+		// After a read that emptied the socket, wait for the mark before
+		// reading again rather than read the few bytes that came since.
+		skip := c.drained
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.batchWait))
+		err := c.rc.Read(func(fd uintptr) bool {
+			if skip {
+				skip = false
+				return false
+			}
+			return r.read(fd, b)
+		})
+		_ = c.Conn.SetReadDeadline(time.Time{})
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The mark was not reached in time: take what is there.
+			got := false
+			err = c.rc.Read(func(fd uintptr) bool {
+				got = r.read(fd, b)
+				return true
+			})
+			if err == nil && !got {
+				c.drained = true // nothing there: wait for the mark again
+				continue
+			}
+		}
+		c.drained = err == nil && r.errno == 0 && r.n < len(b)
+		return c.readReturn(r, err)
+	}
 }
 
 // Write writes all of b, waiting in the netpoller whenever the socket's

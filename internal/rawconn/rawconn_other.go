@@ -5,6 +5,7 @@ package rawconn
 import (
 	"context"
 	"net"
+	"time"
 )
 
 // Wrap returns c unchanged: raw system calls are used on Linux only.
@@ -17,3 +18,12 @@ func NewListener(ln net.Listener) net.Listener { return ln }
 func Dial(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return d.DialContext
 }
+
+// Conn is never made on this platform; Of returns nil.
+type Conn struct{ net.Conn }
+
+// SetReadBatch does nothing.
+func (c *Conn) SetReadBatch(int, time.Duration) error { return nil }
+
+// Of returns nil.
+func Of(net.Conn) *Conn { return nil }

@@ -129,6 +129,7 @@ type session struct {
 	prepared map[string]policy.SQL
 	upParams map[string]string
 	buf      []byte
+	batching bool // upstream reads are batched (COPY OUT); fromUpstream's
 }
 
 // ServeConn serves one client connection until it ends or ctx is done.

@@ -320,6 +320,47 @@ func TestCopyInAndOut(t *testing.T) {
 	}
 }
 
+// TestCopyOutBatched covers the upstream read batching of COPY OUT: a
+// large copy arrives whole, a copy that fails halfway and a copy smaller
+// than the batch end normally, and the session answers plain queries after.
+func TestCopyOutBatched(t *testing.T) {
+	r := startRig(t, nil)
+	ctx := context.Background()
+	c := r.connect(t, "")
+
+	var sb strings.Builder
+	tag, err := c.PgConn().CopyTo(ctx, &sb, "COPY (SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g) TO STDOUT")
+	if err != nil || tag.RowsAffected() != 200000 {
+		t.Fatalf("large COPY TO: %v %v", tag, err)
+	}
+	want := 0 // bytes: the number, a tab, 100 x, a newline
+	for g := 1; g <= 200000; g++ {
+		want += len(strconv.Itoa(g)) + 102
+	}
+	if sb.Len() != want || !strings.HasPrefix(sb.String(), "1\t"+strings.Repeat("x", 100)+"\n2\t") ||
+		!strings.HasSuffix(sb.String(), "\n200000\t"+strings.Repeat("x", 100)+"\n") {
+		t.Fatalf("large COPY TO: %d bytes (want %d), starts %.20q", sb.Len(), want, sb.String())
+	}
+
+	sb.Reset()
+	_, err = c.PgConn().CopyTo(ctx, &sb, "COPY (SELECT 1/(g-150000) FROM generate_series(1, 200000) g) TO STDOUT")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "22012" {
+		t.Fatalf("COPY failing halfway: %v; want division_by_zero", err)
+	}
+
+	for i := range 3 {
+		sb.Reset()
+		if _, err := c.PgConn().CopyTo(ctx, &sb, "COPY (SELECT 42) TO STDOUT"); err != nil || sb.String() != "42\n" {
+			t.Fatalf("small COPY %d: %q %v", i, sb.String(), err)
+		}
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM sales.orders").Scan(&n); err != nil || n != 100 {
+			t.Fatalf("query after COPY: %d %v", n, err)
+		}
+	}
+}
+
 func TestCancel(t *testing.T) {
 	r := startRig(t, nil)
 	cfg, err := pgx.ParseConfig(r.connString(""))
