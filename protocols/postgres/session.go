@@ -283,8 +283,11 @@ func (s *session) checkText(text string, readErr error) (bool, string, string) {
 	}
 	for i := range stmts {
 		req := s.request(&stmts[i])
-		if cached && stmts[i].Execute == "" && req.Guard == "" {
-			req.Memo = &stmts[i] // the same statement shape decides the same
+		if cached && stmts[i].Execute == "" {
+			// The same statement shape decides the same (the engine
+			// ignores Memo for a tripped guard rail). EXECUTE's tables
+			// come from this session's PREPAREs.
+			req.Memo = &stmts[i]
 		}
 		d := s.h.cfg.Check(&req)
 		if !d.Allow {
