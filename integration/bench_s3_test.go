@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -36,9 +37,19 @@ func TestBenchS3(t *testing.T) {
 	// talks HTTPS to MinIO (a deployment choice, compared with direct-https).
 	rigs := map[string]*s3Rig{"http": newS3Rig(t, true), "https": newS3RigOn(t, false, miniotest.StartTLS(t)),
 		"mixed": newS3RigOn(t, true, miniotest.StartTLS(t))}
+	// relay-http: the direct client through a bare byte relay (no
+	// parsing, no checks, no re-signing) in front of the plain MinIO: what
+	// any proxy hop costs on this machine, the floor for airlock-http.
+	minioURL, err := url.Parse(rigs["http"].minio.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minioPort, _ := strconv.Atoi(minioURL.Port())
+	relayEndpoint := fmt.Sprintf("http://127.0.0.1:%d", startGoRelay(t, minioPort))
 	ctx := context.Background()
 	fmt.Printf("\nS3 PUT/GET MB/s, one object at a time, median of N (2 cores shared by client, Airlock and MinIO)\n")
-	fmt.Printf("%-6s %-4s %3s %12s %13s %6s %13s %14s %6s %14s %6s %12s\n", "size", "op", "N", "direct-http", "airlock-http", "ratio", "direct-https", "airlock-https", "ratio", "airlock-mixed", "ratio", "airlock RSS")
+	fmt.Printf("%-6s %-4s %3s %12s %11s %6s %13s %6s %13s %14s %6s %14s %6s %12s\n", "size", "op", "N", "direct-http", "relay-http", "ratio", "airlock-http", "ratio",
+		"direct-https", "airlock-https", "ratio", "airlock-mixed", "ratio", "airlock RSS")
 	for _, mib := range []int64{1, 64, 1024} {
 		if mib > maxMiB {
 			continue
@@ -48,11 +59,14 @@ func TestBenchS3(t *testing.T) {
 		key := fmt.Sprintf("bench-%d", mib)
 		for _, op := range []string{"PUT", "GET"} {
 			rate := map[string]float64{}
-			for _, target := range []string{"direct-http", "http", "direct-https", "https", "mixed"} {
-				rig := rigs[strings.TrimPrefix(target, "direct-")]
+			for _, target := range []string{"direct-http", "relay-http", "http", "direct-https", "https", "mixed"} {
+				rig := rigs[strings.TrimPrefix(strings.TrimPrefix(target, "direct-"), "relay-")]
 				client := rig.client(t)
-				if strings.HasPrefix(target, "direct-") {
+				switch {
+				case strings.HasPrefix(target, "direct-"):
 					client = rig.direct(t)
+				case strings.HasPrefix(target, "relay-"):
+					client = rig.directAt(t, relayEndpoint)
 				}
 				if op == "GET" {
 					// The rules let the task read raw/ only: seed it directly.
@@ -77,12 +91,14 @@ func TestBenchS3(t *testing.T) {
 				slices.Sort(times)
 				rate[target] = float64(size) / 1e6 / times[len(times)/2].Seconds()
 			}
-			fmt.Printf("%-6s %-4s %3d %12.0f %13.0f %5.2fx %13.0f %14.0f %5.2fx %14.0f %5.2fx %12s\n", sizeName(mib), op, n, rate["direct-http"],
-				rate["http"], rate["http"]/rate["direct-http"], rate["direct-https"], rate["https"], rate["https"]/rate["direct-https"],
+			fmt.Printf("%-6s %-4s %3d %12.0f %11.0f %5.2fx %13.0f %5.2fx %13.0f %14.0f %5.2fx %14.0f %5.2fx %12s\n", sizeName(mib), op, n, rate["direct-http"],
+				rate["relay-http"], rate["relay-http"]/rate["direct-http"], rate["http"], rate["http"]/rate["direct-http"],
+				rate["direct-https"], rate["https"], rate["https"]/rate["direct-https"],
 				rate["mixed"], rate["mixed"]/rate["direct-https"],
 				fmt.Sprintf("%d/%d/%d MiB", peakRSS(t, rigs["http"].pid)>>20, peakRSS(t, rigs["https"].pid)>>20, peakRSS(t, rigs["mixed"].pid)>>20))
 		}
 	}
+	fmt.Println("relay-http: the direct client through a bare Go byte relay (two goroutines, 64 KiB buffers) in the test process: the cost of any proxy hop")
 	fmt.Println("airlock-mixed: task → Airlock plain HTTP on loopback, Airlock → MinIO HTTPS; its ratio is to direct-https")
 	fmt.Println("  (its PUTs are slower: over plain HTTP the SDK signs the body's SHA-256, which Airlock must check, instead of a CRC trailer)")
 	fmt.Println("airlock RSS: VmHWM of the http/https/mixed instances so far (peak, not current)")

@@ -150,8 +150,14 @@ func (r *s3Rig) client(t *testing.T, opts ...func(*s3.Options)) *s3.Client {
 
 // direct talks to MinIO itself, to check what really happened.
 func (r *s3Rig) direct(t *testing.T) *s3.Client {
+	return r.directAt(t, r.minio.Endpoint)
+}
+
+// directAt is a client with MinIO's own credentials sending to endpoint,
+// MinIO or a byte relay in front of it.
+func (r *s3Rig) directAt(t *testing.T, endpoint string) *s3.Client {
 	o := s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(r.minio.Endpoint), UsePathStyle: true,
+		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(r.minio.AccessKey, r.minio.SecretKey, ""),
 	}
 	if r.minio.CAFile != "" {
