@@ -15,7 +15,9 @@ import (
 //
 // Everything else matches itself. Matching is on runes, over the whole
 // string, and takes time proportional to len(s) × len(pattern) at worst
-// (an NFA simulation, no backtracking).
+// (an NFA simulation, no backtracking). A byte that is not part of valid
+// UTF-8 is a character of its own, equal only to the same byte: it does
+// not match a different invalid byte, nor an encoded U+FFFD.
 
 type globOp uint8
 
@@ -31,6 +33,20 @@ type globTok struct {
 	r  rune
 }
 
+// invalidByte is where the characters for bytes outside valid UTF-8
+// start: past the last rune, so no rune equals one.
+const invalidByte = utf8.MaxRune + 1
+
+// decodeGlob is utf8.DecodeRuneInString, except that an invalid byte b
+// decodes to invalidByte+b rather than to utf8.RuneError.
+func decodeGlob(s string) (rune, int) {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError && n == 1 {
+		r = invalidByte + rune(s[0])
+	}
+	return r, n
+}
+
 // maxGlobTokens bounds a pattern; the NFA's state set is one uint64.
 const maxGlobTokens = 63
 
@@ -41,7 +57,7 @@ var errGlobTrailingEscape = errors.New(`glob pattern ends with an unfinished esc
 func compileGlob(pattern string, buf []globTok) ([]globTok, error) {
 	toks := buf[:0]
 	for i := 0; i < len(pattern); {
-		r, n := utf8.DecodeRuneInString(pattern[i:])
+		r, n := decodeGlob(pattern[i:])
 		i += n
 		var t globTok
 		switch r {
@@ -67,7 +83,7 @@ func compileGlob(pattern string, buf []globTok) ([]globTok, error) {
 			if i >= len(pattern) {
 				return nil, errGlobTrailingEscape
 			}
-			r, n = utf8.DecodeRuneInString(pattern[i:])
+			r, n = decodeGlob(pattern[i:])
 			i += n
 			t = globTok{op: globLit, r: r}
 		default:
@@ -94,7 +110,9 @@ func Glob(s, pattern string) (bool, error) {
 func matchGlob(s string, toks []globTok) bool {
 	final := uint64(1) << len(toks)
 	states := closeGlob(1, toks)
-	for _, r := range s {
+	for len(s) > 0 {
+		r, n := decodeGlob(s)
+		s = s[n:]
 		var next uint64
 		for set := states; set != 0; set &= set - 1 {
 			i := bits.TrailingZeros64(set)

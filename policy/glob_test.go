@@ -34,6 +34,13 @@ func TestGlob(t *testing.T) {
 		{"x/y/z", "*/**", true},
 		{"x", "***", true},
 		{"x/y", "*", false},
+		// Invalid UTF-8: each byte is itself, not U+FFFD.
+		{"\x88", "\x80", false},
+		{"\x80", "\x80", true},
+		{"\uFFFD", "\x80", false},
+		{"\x80", "\uFFFD", false},
+		{"a\x80b", "a?b", true},
+		{"raw/\xff\xfe.csv", "raw/*.csv", true},
 	} {
 		got, err := policy.Glob(tc.s, tc.pattern)
 		if err != nil || got != tc.want {
@@ -61,13 +68,15 @@ func FuzzGlob(f *testing.F) {
 		if !strings.ContainsAny(pattern, `*?\`) && ok != (s == pattern) {
 			t.Fatalf("literal pattern %q vs %q: %v", pattern, s, ok)
 		}
-		// Any string matches itself when every wildcard is escaped.
+		// Any string matches itself when every wildcard is escaped. (Byte
+		// by byte: invalid UTF-8 must stay as it is, and these three are
+		// ASCII, never inside a multi-byte sequence.)
 		var esc strings.Builder
-		for _, r := range s {
-			if strings.ContainsRune(`*?\`, r) {
+		for i := range len(s) {
+			if strings.IndexByte(`*?\`, s[i]) >= 0 {
 				esc.WriteByte('\\')
 			}
-			esc.WriteRune(r)
+			esc.WriteByte(s[i])
 		}
 		if m, err := policy.Glob(s, esc.String()); err == nil && !m {
 			t.Fatalf("escaped %q does not match itself", s)

@@ -474,6 +474,8 @@ func (t *translator) pattern(e ast.Expr) (pat, bool) {
 // globPat is the pattern of the strings a glob matches: the literal text
 // before its first wildcard, as a prefix, or the whole as one string.
 // complete says whether pattern is all of the glob or its known start.
+// A byte outside valid UTF-8 also ends the literal text: a JSON policy
+// cannot hold it, so the prefix stops before it (wider, still sound).
 func globPat(pattern string, complete bool) pat {
 	var b strings.Builder
 	for i := 0; i < len(pattern); {
@@ -488,6 +490,9 @@ func globPat(pattern string, complete bool) pat {
 			}
 			r, n = utf8.DecodeRuneInString(pattern[i:])
 			i += n
+		}
+		if r == utf8.RuneError && n == 1 {
+			return pat{s: b.String(), prefix: true}
 		}
 		b.WriteRune(r)
 	}
