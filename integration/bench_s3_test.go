@@ -2,11 +2,14 @@ package integration_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,10 +49,11 @@ func TestBenchS3(t *testing.T) {
 	}
 	minioPort, _ := strconv.Atoi(minioURL.Port())
 	relayEndpoint := fmt.Sprintf("http://127.0.0.1:%d", startGoRelay(t, minioPort))
+	tlsRelayEndpoint := startTLSRelay(t, rigs["https"].minio)
 	ctx := context.Background()
 	fmt.Printf("\nS3 PUT/GET MB/s, one object at a time, median of N (2 cores shared by client, Airlock and MinIO)\n")
-	fmt.Printf("%-6s %-4s %3s %12s %11s %6s %13s %6s %13s %14s %6s %14s %6s %12s\n", "size", "op", "N", "direct-http", "relay-http", "ratio", "airlock-http", "ratio",
-		"direct-https", "airlock-https", "ratio", "airlock-mixed", "ratio", "airlock RSS")
+	fmt.Printf("%-6s %-4s %3s %12s %11s %6s %13s %6s %13s %12s %6s %14s %6s %14s %6s %12s\n", "size", "op", "N", "direct-http", "relay-http", "ratio", "airlock-http", "ratio",
+		"direct-https", "relay-https", "ratio", "airlock-https", "ratio", "airlock-mixed", "ratio", "airlock RSS")
 	for _, mib := range []int64{1, 64, 1024} {
 		if mib > maxMiB {
 			continue
@@ -59,14 +63,16 @@ func TestBenchS3(t *testing.T) {
 		key := fmt.Sprintf("bench-%d", mib)
 		for _, op := range []string{"PUT", "GET"} {
 			rate := map[string]float64{}
-			for _, target := range []string{"direct-http", "relay-http", "http", "direct-https", "https", "mixed"} {
+			for _, target := range []string{"direct-http", "relay-http", "http", "direct-https", "relay-https", "https", "mixed"} {
 				rig := rigs[strings.TrimPrefix(strings.TrimPrefix(target, "direct-"), "relay-")]
 				client := rig.client(t)
 				switch {
 				case strings.HasPrefix(target, "direct-"):
 					client = rig.direct(t)
-				case strings.HasPrefix(target, "relay-"):
+				case target == "relay-http":
 					client = rig.directAt(t, relayEndpoint)
+				case target == "relay-https":
+					client = rig.directAt(t, tlsRelayEndpoint)
 				}
 				if op == "GET" {
 					// The rules let the task read raw/ only: seed it directly.
@@ -91,17 +97,62 @@ func TestBenchS3(t *testing.T) {
 				slices.Sort(times)
 				rate[target] = float64(size) / 1e6 / times[len(times)/2].Seconds()
 			}
-			fmt.Printf("%-6s %-4s %3d %12.0f %11.0f %5.2fx %13.0f %5.2fx %13.0f %14.0f %5.2fx %14.0f %5.2fx %12s\n", sizeName(mib), op, n, rate["direct-http"],
+			fmt.Printf("%-6s %-4s %3d %12.0f %11.0f %5.2fx %13.0f %5.2fx %13.0f %12.0f %5.2fx %14.0f %5.2fx %14.0f %5.2fx %12s\n", sizeName(mib), op, n, rate["direct-http"],
 				rate["relay-http"], rate["relay-http"]/rate["direct-http"], rate["http"], rate["http"]/rate["direct-http"],
-				rate["direct-https"], rate["https"], rate["https"]/rate["direct-https"],
+				rate["direct-https"], rate["relay-https"], rate["relay-https"]/rate["direct-https"], rate["https"], rate["https"]/rate["direct-https"],
 				rate["mixed"], rate["mixed"]/rate["direct-https"],
 				fmt.Sprintf("%d/%d/%d MiB", peakRSS(t, rigs["http"].pid)>>20, peakRSS(t, rigs["https"].pid)>>20, peakRSS(t, rigs["mixed"].pid)>>20))
 		}
 	}
 	fmt.Println("relay-http: the direct client through a bare Go byte relay (two goroutines, 64 KiB buffers) in the test process: the cost of any proxy hop")
+	fmt.Println("relay-https: the same relay terminating TLS with MinIO's certificate and dialling MinIO over TLS: the cost of any TLS-terminating hop")
 	fmt.Println("airlock-mixed: task → Airlock plain HTTP on loopback, Airlock → MinIO HTTPS; its ratio is to direct-https")
 	fmt.Println("  (its PUTs are slower: over plain HTTP the SDK signs the body's SHA-256, which Airlock must check, instead of a CRC trailer)")
 	fmt.Println("airlock RSS: VmHWM of the http/https/mixed instances so far (peak, not current)")
+}
+
+// startTLSRelay serves TLS with m's own certificate, so that clients that
+// trust m trust it, and relays each connection's plaintext to m over a new
+// TLS connection: HTTP/1.1 both ways, no parsing. It returns its endpoint.
+func startTLSRelay(t *testing.T, m *miniotest.Server) string {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(m.Dir, "certs", "public.crt"), filepath.Join(m.Dir, "certs", "private.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(m.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	up, err := url.Parse(m.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				u, err := tls.Dial("tcp", up.Host, &tls.Config{RootCAs: roots, ServerName: up.Hostname()})
+				if err != nil {
+					c.Close()
+					return
+				}
+				go pump(u, c)
+				pump(c, u)
+			}()
+		}
+	}()
+	return "https://" + ln.Addr().String()
 }
 
 func getAll(ctx context.Context, c *s3.Client, key string, size int64) error {
