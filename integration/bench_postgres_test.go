@@ -212,8 +212,15 @@ func startGoRelay(t *testing.T, upstreamPort int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
 	up := fmt.Sprintf("127.0.0.1:%d", upstreamPort)
+	serveRelay(t, ln, func() (net.Conn, error) { return net.Dial("tcp", up) })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// serveRelay accepts on ln until t ends, relaying each connection to a
+// new one from dial in both directions.
+func serveRelay(t *testing.T, ln net.Listener, dial func() (net.Conn, error)) {
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -221,7 +228,7 @@ func startGoRelay(t *testing.T, upstreamPort int) int {
 				return
 			}
 			go func() {
-				u, err := net.Dial("tcp", up)
+				u, err := dial()
 				if err != nil {
 					c.Close()
 					return
@@ -231,7 +238,6 @@ func startGoRelay(t *testing.T, upstreamPort int) int {
 			}()
 		}
 	}()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func pump(dst, src net.Conn) {

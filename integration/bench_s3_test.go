@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -134,24 +135,8 @@ func startTLSRelay(t *testing.T, m *miniotest.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				u, err := tls.Dial("tcp", up.Host, &tls.Config{RootCAs: roots, ServerName: up.Hostname()})
-				if err != nil {
-					c.Close()
-					return
-				}
-				go pump(u, c)
-				pump(c, u)
-			}()
-		}
-	}()
+	upCfg := &tls.Config{RootCAs: roots, ServerName: up.Hostname()}
+	serveRelay(t, ln, func() (net.Conn, error) { return tls.Dial("tcp", up.Host, upCfg) })
 	return "https://" + ln.Addr().String()
 }
 
