@@ -17,6 +17,17 @@ func run(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// wantLines reports each of wants that text (the command's stream named
+// what) does not contain.
+func wantLines(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, text)
+		}
+	}
+}
+
 func TestPolicyTest(t *testing.T) {
 	code, out, errs := run(t, "policy", "test", "-c", "testdata/policy.yaml", "testdata/cases.yaml")
 	if code != 0 || !strings.Contains(out, "PASS  reads sales: allow (allowed by rule read-sales)") || !strings.Contains(out, "2 passed, 0 failed") {
