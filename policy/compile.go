@@ -46,7 +46,20 @@ func compileRule(env *cel.Env, expr string, costLimit uint64) (compiledRule, []i
 		return compiledRule{}, []issue{{line: 1, col: 1, msg: "plan: " + err.Error()}}
 	}
 	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(checked.NativeRep()),
-		dynamic: readsDynamic(checked.NativeRep()), literals: stringLiterals(checked.NativeRep())}, nil
+		dynamic: readsDynamic(checked.NativeRep()), literals: stringLiterals(checked.NativeRep()),
+		readsHeaders: readsS3Headers(checked.NativeRep())}, nil
+}
+
+// readsS3Headers reports whether the rule reads s3.headers.
+func readsS3Headers(a *ast.AST) bool {
+	sel := ast.MatchDescendants(ast.NavigateAST(a), func(e ast.NavigableExpr) bool {
+		if e.Kind() != ast.SelectKind || e.AsSelect().FieldName() != "headers" {
+			return false
+		}
+		op := e.AsSelect().Operand()
+		return op.Kind() == ast.IdentKind && op.AsIdent() == "s3"
+	})
+	return len(sel) > 0
 }
 
 // readsDynamic reports whether the rule reads conn or now: the variables

@@ -29,7 +29,7 @@ func (sizeBounds) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
 	switch {
 	case p[0] == "sql" && p[1] == "text" && len(p) == 2:
 		max = MaxTextLen
-	case p[0] == "task" && p[1] == "labels" && len(p) == 2:
+	case p[0] == "task" && p[1] == "labels" && len(p) == 2, p[0] == "s3" && p[1] == "headers" && len(p) == 2:
 		max = MaxLabels
 	case len(p) == 2 && isListField(p[0], p[1]):
 		max = MaxListLen
@@ -68,6 +68,14 @@ func checkBounds(req *Request) string {
 	}
 	if len(req.Task.Labels) > MaxLabels {
 		return fmt.Sprintf("request too large to check: task.labels has %d entries (limit %d)", len(req.Task.Labels), MaxLabels)
+	}
+	if len(req.S3.Headers) > MaxLabels {
+		return fmt.Sprintf("request too large to check: s3.headers has %d entries (limit %d)", len(req.S3.Headers), MaxLabels)
+	}
+	for _, v := range req.S3.Headers {
+		if len(v) > MaxStringLen {
+			return fmt.Sprintf("request too large to check: an s3.headers value is %d bytes (limit %d)", len(v), MaxStringLen)
+		}
 	}
 	if len(req.SQL.Text) > MaxTextLen {
 		return fmt.Sprintf("request too large to check: sql.text is %d bytes (limit %d)", len(req.SQL.Text), MaxTextLen)

@@ -114,9 +114,12 @@ type compiledRule struct {
 	protocols protocolSet // the protocols the rule applies to
 	dynamic   bool        // reads conn or now, which Request.Memo does not cover
 	literals  []string    // string constants in the expression
-	tracked   bool        // evaluated with runtime cost tracking
-	maxCost   uint64      // estimated worst case
-	reason    string      // "allowed by rule x" / "denied by rule x"
+	// readsHeaders: the rule reads s3.headers, so it can allow a request
+	// carrying the configuration headers it names among its literals.
+	readsHeaders bool
+	tracked      bool   // evaluated with runtime cost tracking
+	maxCost      uint64 // estimated worst case
+	reason       string // "allowed by rule x" / "denied by rule x"
 }
 
 // protocolSet is a bit set of protocols; empty means every protocol.
@@ -283,7 +286,7 @@ func (e *Engine) decide(req *Request) Decision {
 		if r.deny && denyAt < 0 {
 			denyAt = i
 		}
-		if !r.deny && allowAt < 0 && (!req.NamedOnly || slices.Contains(r.literals, req.Action())) {
+		if !r.deny && allowAt < 0 && (!req.NamedOnly || slices.Contains(r.literals, req.Action())) && r.namesHeaders(req) {
 			allowAt = i
 		}
 	}
@@ -304,12 +307,54 @@ func (e *Engine) decide(req *Request) Decision {
 		d.Reason = evalErr
 	case allowAt >= 0:
 		d.Allow, d.Reason = true, e.rules[allowAt].reason
-	case req.NamedOnly && len(hits) > 0:
+	case req.NamedOnly && len(hits) > 0 && slices.ContainsFunc(hits, func(i int) bool {
+		return !e.rules[i].deny && !slices.Contains(e.rules[i].literals, req.Action())
+	}):
 		d.Reason = "no rule names " + req.Action() + " (configuration operations must be named)"
+	case len(req.S3.Headers) > 0 && len(hits) > 0:
+		d.Reason = "no matching rule names " + unnamedHeader(e.rules, hits, req) +
+			" in s3.headers (headers that set ACLs, tags, retention, storage class, encryption or redirects must be named)"
 	default:
 		d.Reason = ReasonNoRule
 	}
 	return e.finish(d)
+}
+
+// namesHeaders reports whether the rule may allow a request carrying its
+// configuration headers: it reads s3.headers and names each of them.
+func (r *compiledRule) namesHeaders(req *Request) bool {
+	if len(req.S3.Headers) == 0 {
+		return true
+	}
+	if !r.readsHeaders {
+		return false
+	}
+	for name := range req.S3.Headers {
+		if !slices.Contains(r.literals, name) {
+			return false
+		}
+	}
+	return true
+}
+
+// unnamedHeader returns, for a denial's reason, a configuration header of
+// req that the first matching allow rule does not name.
+func unnamedHeader(rules []compiledRule, hits []int, req *Request) string {
+	names := make([]string, 0, len(req.S3.Headers))
+	for name := range req.S3.Headers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, i := range hits {
+		if r := &rules[i]; !r.deny {
+			for _, n := range names {
+				if !r.readsHeaders || !slices.Contains(r.literals, n) {
+					return n
+				}
+			}
+		}
+	}
+	return names[0]
 }
 
 // finish applies observe mode.

@@ -82,6 +82,14 @@ type S3 struct {
 	SourceBucket string `cel:"source_bucket" yaml:"source_bucket"`
 	SourceKey    string `cel:"source_key" yaml:"source_key"`
 	VersionID    string `cel:"version_id" yaml:"version_id"`
+	// Headers holds the request headers that configure more than the
+	// object's bytes and metadata (x-amz-acl, x-amz-grant-*,
+	// x-amz-tagging, x-amz-storage-class, x-amz-object-lock-*,
+	// x-amz-server-side-encryption*, x-amz-website-redirect-location…),
+	// by lower-case name; an encryption key's value reads "[REDACTED]".
+	// An allow rule allows a request carrying one of them only if it
+	// reads s3.headers and names that header as a string literal.
+	Headers map[string]string `cel:"headers" yaml:"headers"`
 }
 
 // HTTP describes one egress request.

@@ -69,7 +69,7 @@ func (r *Request) complete() error {
 		if !isZeroSQL(&r.SQL) {
 			set = append(set, ProtocolPostgres)
 		}
-		if r.S3 != (S3{}) {
+		if !isZeroS3(&r.S3) {
 			set = append(set, ProtocolS3)
 		}
 		if r.HTTP != (HTTP{}) {
@@ -102,6 +102,11 @@ func (r *Request) complete() error {
 func isZeroSQL(s *SQL) bool {
 	return s.Kind == "" && s.Command == "" && s.Text == "" && s.Database == "" &&
 		len(s.Kinds)+len(s.Reads)+len(s.Writes)+len(s.Tables)+len(s.Functions) == 0
+}
+
+func isZeroS3(s *S3) bool {
+	return s.Action == "" && s.Bucket == "" && s.Key == "" && s.Prefix == "" && s.SourceBucket == "" &&
+		s.SourceKey == "" && s.VersionID == "" && len(s.Headers) == 0
 }
 
 // RunTests decides every case, prints one line per case and a summary to w,

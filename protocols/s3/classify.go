@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/airlockproxy/airlock/policy"
 )
 
@@ -74,9 +76,18 @@ type Op struct {
 	// NeedsBody is set for DeleteObjects: the keys are in the body, which
 	// must be read with ParseDeleteObjects and every key checked.
 	NeedsBody bool
-	// RawKey is Key as the request path carried it, still escaped. A
-	// forwarder should send this rather than a fresh encoding of Key.
+	// RawKey is Key as the request path carried it, still escaped.
 	RawKey string
+	// Query is the query string the upstream must receive: every
+	// parameter Classify read, decoded once, encoded again with S3's
+	// rules ("name=value", sorted), so that any parser reads exactly the
+	// values classified. Presigned-URL authentication parameters are left
+	// out, and other X-Amz-* parameters move to Header.
+	Query string
+	// Header is what the upstream must receive of the client's headers:
+	// those S3 reads for this operation, as the client wrote them, and
+	// nothing Airlock replaces (authentication, framing, hop-by-hop).
+	Header http.Header
 }
 
 // Classify maps an S3 request to its operation and the objects it touches.
@@ -130,7 +141,7 @@ func Classify(r *http.Request, hostSuffixes []string) (Op, error) {
 		return Op{}, err
 	}
 
-	op := Op{RawKey: rawKey}
+	op := Op{RawKey: rawKey, Query: upstreamQuery(query)}
 	op.S3 = policy.S3{Bucket: bucket, Key: key, VersionID: query["versionId"]}
 	op.S3.Action, op.SubResource = pickAction(r.Method, bucket, key, query)
 	switch op.S3.Action {
@@ -140,6 +151,9 @@ func Classify(r *http.Request, hostSuffixes []string) (Op, error) {
 		op.NeedsBody = true
 	}
 	if err := classifyCopy(&op, r.Header); err != nil {
+		return Op{}, err
+	}
+	if err := classifyHeaders(&op, r.Header, query); err != nil {
 		return Op{}, err
 	}
 	return op, nil
@@ -335,7 +349,19 @@ func decodeKey(raw string, allowEmpty bool) (string, error) {
 	return key, checkKey(key)
 }
 
-// checkKey applies S3's key rules: 1..1024 bytes of UTF-8.
+// checkKey applies S3's key rules (1..1024 bytes of UTF-8) and refuses
+// every key some S3 server or the filesystem under it would read as
+// another key, so that the key a rule checked is the key stored:
+//   - a "." or ".." segment, or one ending in '.' (dot segments are
+//     resolved by some servers and HTTP stacks; Windows drops trailing dots);
+//   - an empty segment ("a//b", a leading '/'), which some servers collapse;
+//     a trailing '/' (a folder marker) is kept;
+//   - a backslash, which some servers read as a separator;
+//   - a '%' followed by two hex digits, which a server that decodes twice
+//     reads as an escape;
+//   - a control character (C0, DEL, C1);
+//   - text not in Unicode Normalization Form C, which a normalising
+//     server would store under its NFC form.
 func checkKey(key string) error {
 	switch {
 	case key == "":
@@ -345,14 +371,41 @@ func checkKey(key string) error {
 	case len(key) > maxKeyBytes:
 		return fmt.Errorf("%w: %d bytes", ErrKeyTooLong, len(key))
 	}
+	for i, r := range key {
+		switch {
+		case r < 0x20 || 0x7f <= r && r < 0xa0:
+			return fmt.Errorf("%w: control character %U", ErrInvalidKey, r)
+		case r == '\\':
+			return fmt.Errorf("%w: backslash", ErrInvalidKey)
+		case r == '%' && i+2 < len(key) && isHex(key[i+1:i+3]):
+			return fmt.Errorf("%w: %%XX sequence (a server that decodes twice reads another key)", ErrInvalidKey)
+		}
+	}
+	segs := strings.Split(key, "/")
+	for i, seg := range segs {
+		switch {
+		case seg == "" && i < len(segs)-1:
+			return fmt.Errorf("%w: empty path segment", ErrInvalidKey)
+		case strings.HasSuffix(seg, "."):
+			return fmt.Errorf("%w: segment %q ends with '.'", ErrInvalidKey, clip(seg))
+		}
+	}
+	if !norm.NFC.IsNormalString(key) {
+		return fmt.Errorf("%w: not in Unicode Normalization Form C", ErrInvalidKey)
+	}
 	return nil
 }
 
 // classifyQuery decodes a raw query once. Unlike url.ParseQuery it splits on
-// '&' only, as S3 does, and refuses repeated names, whose meaning would
-// depend on which one the upstream reads.
+// '&' only, as S3 does; it refuses what parsers read differently: a raw ';'
+// (Go's url.ParseQuery drops the whole pair), a bad escape, invalid UTF-8,
+// an empty name, and a repeated name, whose meaning would depend on which
+// one the upstream reads.
 func classifyQuery(raw string) (map[string]string, error) {
 	params := make(map[string]string)
+	if strings.IndexByte(raw, ';') >= 0 {
+		return nil, fmt.Errorf("%w: raw ';' in query (send %%3B)", ErrInvalidURI)
+	}
 	for raw != "" {
 		var part string
 		part, raw, _ = strings.Cut(raw, "&")
@@ -365,6 +418,9 @@ func classifyQuery(raw string) (map[string]string, error) {
 		if err1 != nil || err2 != nil || !utf8.ValidString(name) || !utf8.ValidString(value) {
 			return nil, fmt.Errorf("%w: bad escape or UTF-8 in query", ErrInvalidURI)
 		}
+		if name == "" {
+			return nil, fmt.Errorf("%w: query parameter without a name", ErrInvalidURI)
+		}
 		if hasPrefixFold(name, "X-Amz-Copy-Source") || hasPrefixFold(name, "X-Amz-Rename-Source") {
 			return nil, fmt.Errorf("%w: %s in query string", ErrInvalidCopySource, clip(name))
 		}
@@ -374,6 +430,31 @@ func classifyQuery(raw string) (map[string]string, error) {
 		params[name] = value
 	}
 	return params, nil
+}
+
+// upstreamQuery encodes the classified parameters in SigV4's canonical
+// form: each name and value percent-encoded with S3's rules, "name=value"
+// pairs sorted by name. X-Amz-* parameters stay out: the presigned-URL
+// ones authenticate the client's request only, and classifyHeaders turns
+// the others (headers a presigned URL carries in its query) into headers.
+func upstreamQuery(params map[string]string) string {
+	pairs := make([]queryParam, 0, len(params))
+	for name, value := range params {
+		if !hasPrefixFold(name, "X-Amz-") {
+			pairs = append(pairs, queryParam{s3Escape(name, true), s3Escape(value, true)})
+		}
+	}
+	slices.SortFunc(pairs, func(a, b queryParam) int { return strings.Compare(a.key, b.key) })
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.key)
+		b.WriteByte('=')
+		b.WriteString(p.value)
+	}
+	return b.String()
 }
 
 // ignoredParam reports whether a query parameter leaves the operation and

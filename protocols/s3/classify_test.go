@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,14 @@ func want(action, bucket, key string, opts ...func(*s3.Op)) s3.Op {
 }
 
 func sub(s string) func(*s3.Op)     { return func(o *s3.Op) { o.SubResource = s } }
+func headers(kv ...string) func(*s3.Op) {
+	return func(o *s3.Op) {
+		o.S3.Headers = map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			o.S3.Headers[kv[i]] = kv[i+1]
+		}
+	}
+}
 func prefix(p string) func(*s3.Op)  { return func(o *s3.Op) { o.S3.Prefix = p } }
 func version(v string) func(*s3.Op) { return func(o *s3.Op) { o.S3.VersionID = v } }
 func needsBody(o *s3.Op)            { o.NeedsBody = true }
@@ -67,8 +76,8 @@ func checkOp(t *testing.T, got, want s3.Op) {
 			t.Errorf("RawKey %q does not decode to Key %q", got.RawKey, got.S3.Key)
 		}
 	}
-	got.RawKey = ""
-	if got != want {
+	got.RawKey, got.Query, got.Header = "", "", nil
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
@@ -134,14 +143,15 @@ func TestClassify(t *testing.T) {
 		{name: "put object", method: "PUT", target: "/bkt/k", want: want("PutObject", "bkt", "k")},
 		{name: "put with partNumber alone", method: "PUT", target: "/bkt/k?partNumber=1", want: want("Unknown", "bkt", "k", sub("partNumber"))},
 		{name: "delete object version", method: "DELETE", target: "/bkt/k?versionId=3HL4kqtJ&x-id=DeleteObject", want: want("DeleteObject", "bkt", "k", version("3HL4kqtJ"))},
-		{name: "double slash key", method: "GET", target: "/bkt/a//b", want: want("GetObject", "bkt", "a//b")},
-		{name: "dot-dot key kept", method: "GET", target: "/bkt/a/../b", want: want("GetObject", "bkt", "a/../b")},
-		{name: "dot key kept", method: "GET", target: "/bkt/./x", want: want("GetObject", "bkt", "./x")},
-		{name: "escaped dot-dot decoded once", method: "GET", target: "/bkt/public/%2E%2E/secret", want: want("GetObject", "bkt", "public/../secret")},
+		{name: "double slash key", method: "GET", target: "/bkt/a//b", err: s3.ErrInvalidKey},
+		{name: "dot-dot key refused", method: "GET", target: "/bkt/a/../b", err: s3.ErrInvalidKey},
+		{name: "dot key refused", method: "GET", target: "/bkt/./x", err: s3.ErrInvalidKey},
+		{name: "escaped dot-dot decoded once, refused", method: "GET", target: "/bkt/public/%2E%2E/secret", err: s3.ErrInvalidKey},
 		{name: "trailing slash key", method: "PUT", target: "/bkt/dir/", want: want("PutObject", "bkt", "dir/")},
-		{name: "slash-only key", method: "GET", target: "/bkt//", want: want("GetObject", "bkt", "/")},
+		{name: "slash-only key", method: "GET", target: "/bkt//", err: s3.ErrInvalidKey},
 		{name: "escaped slash", method: "GET", target: "/bkt/a%2Fb", want: want("GetObject", "bkt", "a/b")},
-		{name: "double-escaped stays escaped", method: "GET", target: "/bkt/a%252Fb", want: want("GetObject", "bkt", "a%2Fb")},
+		{name: "double-escaped is refused", method: "GET", target: "/bkt/a%252Fb", err: s3.ErrInvalidKey},
+		{name: "literal percent kept", method: "GET", target: "/bkt/100%25", want: want("GetObject", "bkt", "100%")},
 		{name: "escaped plus", method: "GET", target: "/bkt/a%2Bb", want: want("GetObject", "bkt", "a+b")},
 		{name: "literal plus refused", method: "GET", target: "/bkt/a+b", err: s3.ErrInvalidURI},
 		{name: "space", method: "GET", target: "/bkt/a%20b", want: want("GetObject", "bkt", "a b")},
@@ -150,14 +160,16 @@ func TestClassify(t *testing.T) {
 		{name: "question mark in key", method: "GET", target: "/bkt/what%3F.txt?versionId=v", want: want("GetObject", "bkt", "what?.txt", version("v"))},
 		{name: "hash in key", method: "GET", target: "/bkt/a%23b", want: want("GetObject", "bkt", "a#b")},
 		{name: "lowercase escapes", method: "GET", target: "/bkt/a%2fb%3f", want: want("GetObject", "bkt", "a/b?")},
-		{name: "NUL in key", method: "GET", target: "/bkt/a%00b", want: want("GetObject", "bkt", "a\x00b")},
+		{name: "NUL in key", method: "GET", target: "/bkt/a%00b", err: s3.ErrInvalidKey},
 		{name: "invalid UTF-8 key", method: "GET", target: "/bkt/%FF", err: s3.ErrInvalidKey},
 		{name: "key 1024 bytes", method: "GET", target: "/bkt/" + strings.Repeat("k", 1024), want: want("GetObject", "bkt", strings.Repeat("k", 1024))},
 		{name: "key 1025 bytes", method: "GET", target: "/bkt/" + strings.Repeat("k", 1025), err: s3.ErrKeyTooLong},
 		{name: "key 1025 bytes escaped", method: "GET", target: "/bkt/" + strings.Repeat("%41", 1025), err: s3.ErrKeyTooLong},
 		{name: "escaped bucket decoded", method: "GET", target: "/my%2Dbkt/k", want: want("GetObject", "my-bkt", "k")},
 		{name: "repeated parameter", method: "GET", target: "/bkt/k?versionId=a&versionId=b", err: s3.ErrInvalidURI},
-		{name: "semicolon is not a separator", method: "GET", target: "/bkt/k?versionId=a;acl", want: want("GetObject", "bkt", "k", version("a;acl"))},
+		{name: "raw semicolon is refused", method: "GET", target: "/bkt/k?versionId=a;acl", err: s3.ErrInvalidURI},
+		{name: "escaped semicolon is a value", method: "GET", target: "/bkt/k?versionId=a%3Bacl", want: want("GetObject", "bkt", "k", version("a;acl"))},
+		{name: "parameter without a name", method: "GET", target: "/bkt?list-type=2&=x", err: s3.ErrInvalidURI},
 		{name: "bad query escape", method: "GET", target: "/bkt/k?prefix=%zz", err: s3.ErrInvalidURI},
 		{name: "escaped sub-resource name", method: "GET", target: "/bkt?%61cl", want: want("GetBucketAcl", "bkt", "", sub("acl"))},
 
@@ -211,7 +223,7 @@ func TestClassify(t *testing.T) {
 		// Copies.
 		{name: "copy", method: "PUT", target: "/bkt/dst", header: copyHdr("src-bkt/dir/a%20b%2Bc.txt"), want: want("CopyObject", "bkt", "dst", source("src-bkt", "dir/a b+c.txt", ""))},
 		{name: "copy leading slash and version", method: "PUT", target: "/bkt/dst", header: copyHdr("/src-bkt/k%3Fq?versionId=v%2F1"), want: want("CopyObject", "bkt", "dst", source("src-bkt", "k?q", "v/1"))},
-		{name: "copy keeps dot-dot", method: "PUT", target: "/bkt/dst", header: copyHdr("src-bkt/public/../secret"), want: want("CopyObject", "bkt", "dst", source("src-bkt", "public/../secret", ""))},
+		{name: "copy source dot-dot refused", method: "PUT", target: "/bkt/dst", header: copyHdr("src-bkt/public/../secret"), err: s3.ErrInvalidKey},
 		{name: "copy escaped slash in key", method: "PUT", target: "/bkt/dst", header: copyHdr("src-bkt%2Fdir/k"), err: s3.ErrInvalidCopySource},
 		{name: "upload part copy", method: "PUT", target: "/bkt/dst?partNumber=3&uploadId=u", header: map[string]string{"X-Amz-Copy-Source": "src-bkt/k", "X-Amz-Copy-Source-Range": "bytes=0-9"}, want: want("UploadPartCopy", "bkt", "dst", sub("uploadId"), source("src-bkt", "k", ""))},
 		{name: "copy source on get", method: "GET", target: "/bkt/k", header: copyHdr("src-bkt/k"), err: s3.ErrInvalidCopySource},
@@ -383,7 +395,7 @@ func sdkCases() []sdkCase {
 		{"GetObject", call((*C).GetObject, &awss3.GetObjectInput{Bucket: bkt, Key: key}), want("GetObject", b, k)},
 		{"GetObject part version overrides", call((*C).GetObject, &awss3.GetObjectInput{Bucket: bkt, Key: key, VersionId: aws.String("v1+/="), PartNumber: aws.Int32(2), ResponseContentType: aws.String("text/plain"), ResponseContentDisposition: aws.String(`attachment; filename="x"`), Range: aws.String("bytes=0-1")}), want("GetObject", b, k, version("v1+/="))},
 		{"HeadObject", call((*C).HeadObject, &awss3.HeadObjectInput{Bucket: bkt, Key: key, PartNumber: aws.Int32(1)}), want("HeadObject", b, k)},
-		{"PutObject", call((*C).PutObject, &awss3.PutObjectInput{Bucket: bkt, Key: key, Body: strings.NewReader("hello"), Metadata: map[string]string{"a": "b"}, Tagging: aws.String("t=1")}), want("PutObject", b, k)},
+		{"PutObject", call((*C).PutObject, &awss3.PutObjectInput{Bucket: bkt, Key: key, Body: strings.NewReader("hello"), Metadata: map[string]string{"a": "b"}, Tagging: aws.String("t=1")}), want("PutObject", b, k, headers("x-amz-tagging", "t=1"))},
 		{"CopyObject", call((*C).CopyObject, &awss3.CopyObjectInput{Bucket: bkt, Key: key, CopySource: aws.String("src-bkt/in%20dir/a%2Bb%3F.txt?versionId=v9")}), want("CopyObject", b, k, source("src-bkt", "in dir/a+b?.txt", "v9"))},
 		{"DeleteObject", call((*C).DeleteObject, &awss3.DeleteObjectInput{Bucket: bkt, Key: key, VersionId: aws.String("v2")}), want("DeleteObject", b, k, version("v2"))},
 		{"DeleteObjects", call((*C).DeleteObjects, &awss3.DeleteObjectsInput{Bucket: bkt, Delete: &types.Delete{Quiet: aws.Bool(true), Objects: []types.ObjectIdentifier{{Key: aws.String("a")}, {Key: aws.String("b<&>"), VersionId: aws.String("v")}}}}), want("DeleteObjects", b, "", sub("delete"), needsBody)},
@@ -400,7 +412,7 @@ func sdkCases() []sdkCase {
 		{"RestoreObject", call((*C).RestoreObject, &awss3.RestoreObjectInput{Bucket: bkt, Key: key, RestoreRequest: &types.RestoreRequest{Days: aws.Int32(1)}}), want("RestoreObject", b, k, sub("restore"))},
 		{"SelectObjectContent", call((*C).SelectObjectContent, &awss3.SelectObjectContentInput{Bucket: bkt, Key: key, Expression: aws.String("select * from s3object"), ExpressionType: types.ExpressionTypeSql}), want("SelectObjectContent", b, k, sub("select"))},
 		{"GetObjectAcl", call((*C).GetObjectAcl, &awss3.GetObjectAclInput{Bucket: bkt, Key: key}), want("GetObjectAcl", b, k, sub("acl"))},
-		{"PutObjectAcl", call((*C).PutObjectAcl, &awss3.PutObjectAclInput{Bucket: bkt, Key: key, ACL: types.ObjectCannedACLPrivate}), want("PutObjectAcl", b, k, sub("acl"))},
+		{"PutObjectAcl", call((*C).PutObjectAcl, &awss3.PutObjectAclInput{Bucket: bkt, Key: key, ACL: types.ObjectCannedACLPrivate}), want("PutObjectAcl", b, k, sub("acl"), headers("x-amz-acl", "private"))},
 		{"GetObjectRetention", call((*C).GetObjectRetention, &awss3.GetObjectRetentionInput{Bucket: bkt, Key: key}), want("GetObjectRetention", b, k, sub("retention"))},
 		{"PutObjectRetention", call((*C).PutObjectRetention, &awss3.PutObjectRetentionInput{Bucket: bkt, Key: key, Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionModeGovernance}}), want("PutObjectRetention", b, k, sub("retention"))},
 		{"GetObjectLegalHold", call((*C).GetObjectLegalHold, &awss3.GetObjectLegalHoldInput{Bucket: bkt, Key: key}), want("GetObjectLegalHold", b, k, sub("legal-hold"))},
@@ -414,7 +426,7 @@ func sdkCases() []sdkCase {
 
 		// Bucket configuration.
 		{"GetBucketAcl", call((*C).GetBucketAcl, &awss3.GetBucketAclInput{Bucket: bkt}), want("GetBucketAcl", b, "", sub("acl"))},
-		{"PutBucketAcl", call((*C).PutBucketAcl, &awss3.PutBucketAclInput{Bucket: bkt, ACL: types.BucketCannedACLPrivate}), want("PutBucketAcl", b, "", sub("acl"))},
+		{"PutBucketAcl", call((*C).PutBucketAcl, &awss3.PutBucketAclInput{Bucket: bkt, ACL: types.BucketCannedACLPrivate}), want("PutBucketAcl", b, "", sub("acl"), headers("x-amz-acl", "private"))},
 		{"GetBucketPolicy", call((*C).GetBucketPolicy, &awss3.GetBucketPolicyInput{Bucket: bkt}), want("GetBucketPolicy", b, "", sub("policy"))},
 		{"PutBucketPolicy", call((*C).PutBucketPolicy, &awss3.PutBucketPolicyInput{Bucket: bkt, Policy: aws.String("{}")}), want("PutBucketPolicy", b, "", sub("policy"))},
 		{"DeleteBucketPolicy", call((*C).DeleteBucketPolicy, &awss3.DeleteBucketPolicyInput{Bucket: bkt}), want("DeleteBucketPolicy", b, "", sub("policy"))},
@@ -490,8 +502,14 @@ func sdkCases() []sdkCase {
 
 // trickyKeys are sent by the SDK and must come back byte for byte.
 var trickyKeys = []string{
-	"a//b", "a/../b", "./x", "../x", "dir/", "/leading", "a%2Fb", "a%252F", "a+b", "a b", "  ",
-	"ünï/文件.txt", "what?.txt", "a#b", "~tilde", "a;b=c&d", "'\"<>`{}|\\^", "\x01ctl", strings.Repeat("é", 512),
+	"dir/", "a+b", "a b", "  ", "100%", "a%zz", "ünï/文件.txt", "what?.txt", "a#b", "~tilde", "a;b=c&d",
+	"'\"<>`{}|^", strings.Repeat("é", 512), "...x/.x/a..b",
+}
+
+// refusedKeys are keys some S3 server would read as another key.
+var refusedKeys = []string{
+	"a//b", "a/../b", "./x", "../x", "x/.", "x/..", "/leading", "a%2Fb", "a%252F", "a\\b", "\x01ctl", "a\x7fb",
+	"a\u0085b", "x.", "dir./y", "e\u0301",
 }
 
 func TestClassifySDK(t *testing.T) {
@@ -512,6 +530,16 @@ func TestClassifySDK(t *testing.T) {
 			t.Run(style.name+"/key "+k, func(t *testing.T) {
 				in := &awss3.GetObjectInput{Bucket: aws.String("data-bkt"), Key: aws.String(k)}
 				runSDK(t, srv, c, call((*awss3.Client).GetObject, in), want("GetObject", "data-bkt", k))
+			})
+		}
+		for _, k := range refusedKeys {
+			t.Run(style.name+"/refused key "+k, func(t *testing.T) {
+				in := &awss3.GetObjectInput{Bucket: aws.String("data-bkt"), Key: aws.String(k)}
+				_, _ = c.GetObject(context.Background(), in)
+				seen := srv.take()
+				if len(seen) != 1 || !errors.Is(seen[0].err, s3.ErrInvalidKey) {
+					t.Fatalf("GetObject %q: %+v, want ErrInvalidKey", k, seen)
+				}
 			})
 		}
 	}
@@ -677,7 +705,8 @@ func TestParseDeleteObjects(t *testing.T) {
 		{name: "conditional delete fields", ok: true,
 			body: deleteBody(`<Object><ETag>"e"</ETag><Key>k</Key><Size>3</Size><LastModifiedTime>2026-01-01T00:00:00Z</LastModifiedTime><VersionId></VersionId></Object>`),
 			want: []s3.ObjectID{{Key: "k"}}},
-		{name: "dot-dot key kept", ok: true, body: deleteBody(`<Object><Key>public/../secret</Key></Object>`), want: []s3.ObjectID{{Key: "public/../secret"}}},
+		{name: "dot-dot key refused", body: deleteBody(`<Object><Key>public/../secret</Key></Object>`), err: s3.ErrInvalidKey},
+		{name: "backslash key refused", body: deleteBody(`<Object><Key>public\..\secret</Key></Object>`), err: s3.ErrInvalidKey},
 		{name: "1024-byte key", ok: true, body: deleteBody(`<Object><Key>` + strings.Repeat("k", 1024) + `</Key></Object>`), want: []s3.ObjectID{{Key: strings.Repeat("k", 1024)}}},
 		{name: "1000 objects", ok: true, body: many(1000)},
 		{name: "1001 objects", body: many(1001)},

@@ -9,16 +9,6 @@ import (
 	"strings"
 )
 
-// Request headers that stay here: hop-by-hop ones, the client's
-// authentication, and aws-chunked framing (the body goes on decoded).
-var dropRequest = map[string]bool{
-	"Authorization": true, "X-Amz-Date": true, "X-Amz-Content-Sha256": true, "X-Amz-Security-Token": true,
-	"X-Amz-Decoded-Content-Length": true, "X-Amz-Trailer": true, "X-Amz-Sdk-Checksum-Algorithm": true,
-	"Content-Length": true, "Host": true, "Connection": true, "Keep-Alive": true, "Proxy-Authorization": true,
-	"Proxy-Connection": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Expect": true,
-	"Amz-Sdk-Invocation-Id": true, "Amz-Sdk-Request": true,
-}
-
 var dropResponse = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Authenticate": true, "Te": true, "Trailer": true,
 	"Transfer-Encoding": true, "Upgrade": true,
@@ -43,7 +33,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 			u.Path, u.RawPath = "/"+b, "/"+b
 		}
 	}
-	u.RawQuery = upstreamQuery(r.URL.RawQuery)
+	u.RawQuery = op.Query
 	length := r.ContentLength
 	if strings.HasPrefix(auth.PayloadMode, "STREAMING-") {
 		length, err = strconv.ParseInt(r.Header.Get("X-Amz-Decoded-Content-Length"), 10, 64)
@@ -73,16 +63,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 		return
 	}
 	out.ContentLength = length
-	for k, vs := range r.Header {
-		if dropRequest[k] {
-			continue
-		}
-		if k == "Content-Encoding" {
-			vs = withoutAWSChunked(vs)
-			if len(vs) == 0 {
-				continue
-			}
-		}
+	for k, vs := range op.Header { // the allow-listed headers, as the client wrote them
 		out.Header[k] = vs
 	}
 	if reframe {
@@ -127,39 +108,6 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 	if _, err := pipeCopy(w, resp.Body); err != nil {
 		h.cfg.Log.Debug().Err(err).Str("request_id", requestID).Msg("response body cut short")
 	}
-}
-
-// upstreamQuery drops presigned-URL parameters (the upstream request is
-// signed in headers) and keeps everything else as the client wrote it.
-func upstreamQuery(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	parts := strings.Split(raw, "&")
-	kept := parts[:0]
-	for _, p := range parts {
-		if strings.HasPrefix(strings.ToLower(p), "x-amz-") {
-			continue
-		}
-		kept = append(kept, p)
-	}
-	return strings.Join(kept, "&")
-}
-
-func withoutAWSChunked(vs []string) []string {
-	var out []string
-	for _, v := range vs {
-		var keep []string
-		for _, e := range strings.Split(v, ",") {
-			if e = strings.TrimSpace(e); e != "" && !strings.EqualFold(e, "aws-chunked") {
-				keep = append(keep, e)
-			}
-		}
-		if len(keep) > 0 {
-			out = append(out, strings.Join(keep, ","))
-		}
-	}
-	return out
 }
 
 // escapeKey encodes a key for the upstream path: every byte but the

@@ -1,0 +1,272 @@
+package integration_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// rawResponse is what came back for a hand-written request.
+type rawResponse struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// refusedByAirlock reports whether Airlock itself answered with an error
+// (its messages start with "airlock:"), as opposed to MinIO.
+func (r rawResponse) refusedByAirlock() bool {
+	return r.status >= 400 && strings.Contains(r.body, "<Message>airlock:")
+}
+
+// rawDo sends a request byte for byte as written (target and header names
+// untouched) over a fresh connection to Airlock's plain-HTTP endpoint,
+// signed with the local key the way a client that keeps every query pair
+// would sign it: split on '&' only, each part decoded once, re-encoded
+// with S3's rules and sorted.
+func (r *s3Rig) rawDo(t *testing.T, method, target string, hdr [][2]string, body string) rawResponse {
+	t.Helper()
+	host := strings.TrimPrefix(r.endpoint, "http://")
+	path, query, _ := strings.Cut(target, "?")
+	now := time.Now().UTC()
+	amzDate := now.Format("20060102T150405Z")
+	all := append([][2]string{{"Host", host}, {"X-Amz-Date", amzDate}, {"X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD"}}, hdr...)
+	signed := map[string][]string{}
+	for _, h := range all {
+		n := strings.ToLower(h[0])
+		signed[n] = append(signed[n], strings.Join(strings.Fields(h[1]), " "))
+	}
+	names := make([]string, 0, len(signed))
+	for n := range signed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var canon strings.Builder
+	fmt.Fprintf(&canon, "%s\n%s\n%s\n", method, path, testCanonicalQuery(query))
+	for _, n := range names {
+		fmt.Fprintf(&canon, "%s:%s\n", n, strings.Join(signed[n], ","))
+	}
+	fmt.Fprintf(&canon, "\n%s\nUNSIGNED-PAYLOAD", strings.Join(names, ";"))
+	day := amzDate[:8]
+	scope := day + "/us-east-1/s3/aws4_request"
+	sum := sha256.Sum256([]byte(canon.String()))
+	sts := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
+	k := testHMAC([]byte("AWS4"+r.key), day)
+	for _, s := range []string{"us-east-1", "s3", "aws4_request", sts} {
+		k = testHMAC(k, s)
+	}
+	auth := fmt.Sprintf("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%x", r.keyID, scope, strings.Join(names, ";"), k)
+
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	var req strings.Builder
+	fmt.Fprintf(&req, "%s %s HTTP/1.1\r\n", method, target)
+	for _, h := range all {
+		fmt.Fprintf(&req, "%s: %s\r\n", h[0], h[1])
+	}
+	fmt.Fprintf(&req, "Authorization: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", auth, len(body), body)
+	if _, err := io.WriteString(conn, req.String()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return rawResponse{resp.StatusCode, resp.Header, string(b)}
+}
+
+func testHMAC(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+func testCanonicalQuery(raw string) string {
+	var pairs []string
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		dk, _ := url.QueryUnescape(k)
+		dv, _ := url.QueryUnescape(v)
+		pairs = append(pairs, testEscape(dk)+"="+testEscape(dv))
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, "&")
+}
+
+func testEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// allKeys lists the whole bucket as MinIO holds it.
+func (r *s3Rig) allKeys(t *testing.T) map[string]bool {
+	t.Helper()
+	out, err := r.direct(t).ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("lake")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, o := range out.Contents {
+		keys[*o.Key] = true
+	}
+	return keys
+}
+
+// TestS3QueryTricks: query strings that parsers split differently never
+// make MinIO run something other than what Airlock checked. The rules
+// allow listing under raw/ and curated/ only, and AbortMultipartUpload but
+// not DeleteObject under curated/.
+func TestS3QueryTricks(t *testing.T) {
+	r := newS3Rig(t, true)
+	if _, err := r.direct(t).PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String("curated/keep.txt"), Body: strings.NewReader("keep")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"list-type=2&prefix=raw/;",
+		"list-type=2&prefix=raw/;x",
+		"list-type=2&prefix=raw%2F;",
+		"prefix=raw/;&list-type=2",
+		"list-type=2&prefix=raw/&x;=1",
+		"list-type=2&prefix=raw/&prefix=",
+		"list-type=2&prefix=secret/&prefix=raw/",
+		"list-type=2&prefix=raw/&Prefix=secret/",
+		"list-type=2&prefix=raw%2f",
+		"list-type=2&prefix=raw/+",
+		"list-type=2&prefix=raw/%",
+		"list-type=2&prefix=raw/%zz",
+		"list-type=2&&prefix=raw/&",
+		"list-type=2&%70refix=raw/",
+		"list-type=2&prefix=raw/%00",
+		"list-type=2&prefix=raw/&=x",
+		"list-type=2&prefix=raw/&X-Amz-Prefix=secret/",
+		"list-type=2;prefix=raw/",
+		"list-type=2&prefix=raw/#frag",
+	} {
+		resp := r.rawDo(t, "GET", "/lake?"+q, nil, "")
+		if resp.status != 200 {
+			if resp.status == 403 && !strings.Contains(resp.body, "AccessDenied") || resp.status < 400 {
+				t.Errorf("%q: %d %s", q, resp.status, resp.body)
+			}
+			continue
+		}
+		var l struct {
+			Prefix   string
+			Contents []struct{ Key string }
+		}
+		if err := xml.Unmarshal([]byte(resp.body), &l); err != nil {
+			t.Fatalf("%q: %v in %s", q, err, resp.body)
+		}
+		for _, c := range l.Contents {
+			if !strings.HasPrefix(c.Key, "raw/") && !strings.HasPrefix(c.Key, "curated/") {
+				t.Errorf("%q listed %q (MinIO's prefix %q)", q, c.Key, l.Prefix)
+			}
+		}
+	}
+	// AbortMultipartUpload is allowed on curated/, DeleteObject is not: an
+	// uploadId that MinIO would drop must not turn one into the other.
+	for _, q := range []string{"uploadId=x;", "uploadId=x;y", "uploadId=a&uploadId=b", "uploadId=x&x;=1"} {
+		resp := r.rawDo(t, "DELETE", "/lake/curated/keep.txt?"+q, nil, "")
+		if !r.allKeys(t)["curated/keep.txt"] {
+			t.Fatalf("DELETE ?%s (answer %d %s) deleted curated/keep.txt", q, resp.status, resp.body)
+		}
+	}
+}
+
+// TestS3KeyForms: keys that servers normalise differently are refused by
+// Airlock itself, so no key outside the allowed prefix is read or written.
+func TestS3KeyForms(t *testing.T) {
+	r := newS3Rig(t, true)
+	for _, p := range []string{
+		"raw/../secret/s.csv",
+		"raw/%2E%2E/secret/s.csv",
+		"raw/%2e%2e/secret/s.csv",
+		"raw/./../secret/s.csv",
+		"raw/..%2Fsecret/s.csv",
+		"raw/%2E%2E%2Fsecret%2Fs.csv",
+		"raw//../secret/s.csv",
+		"raw/..%5Csecret/s.csv",
+		`raw/..\secret/s.csv`,
+		"raw/%252E%252E/secret/s.csv",
+		"raw/%2e%2e%5csecret%5cs.csv",
+		"raw/a.csv/..",
+		"raw/.",
+		"raw/a.csv%00",
+		"raw/a.csv.",
+	} {
+		resp := r.rawDo(t, "GET", "/lake/"+p, nil, "")
+		if strings.Contains(resp.body, "seed secret") {
+			t.Errorf("GET %s read secret/s.csv", p)
+		}
+		if !resp.refusedByAirlock() {
+			t.Errorf("GET %s: %d %q, want Airlock's refusal", p, resp.status, resp.body)
+		}
+	}
+	before := r.allKeys(t)
+	for _, p := range []string{
+		"curated/../secret/x",
+		"curated/%2E%2E/secret/x",
+		"curated/.%2E/secret/x",
+		"curated/..%2Fsecret%2Fx",
+		"curated/..%5Csecret%5Cx",
+		"curated//x",
+		"curated/./x",
+		"curated/x.",
+		"curated/x/.",
+		"curated/a%00b",
+		"curated/a%0Ab",
+		"curated/a%7Fb",
+		"curated/a%5Cb",
+		"curated/%252E%252E/secret/x",
+		"curated/e%CC%81", // NFD: e + combining acute
+	} {
+		resp := r.rawDo(t, "PUT", "/lake/"+p, nil, "x")
+		if !resp.refusedByAirlock() {
+			t.Errorf("PUT %s: %d %q, want Airlock's refusal", p, resp.status, resp.body)
+		}
+	}
+	after := r.allKeys(t)
+	for k := range after {
+		if !before[k] {
+			t.Errorf("a refused PUT created %q in MinIO", k)
+		}
+	}
+	// Ordinary keys with dots, spaces, '+' and Unicode in NFC still work.
+	for _, p := range []string{"curated/a.b..c/x.csv", "curated/%C3%A9t%C3%A9.txt", "curated/a%20b%2Bc", "curated/...x", "curated/dir/"} {
+		resp := r.rawDo(t, "PUT", "/lake/"+p, nil, "ok")
+		if resp.status != 200 {
+			t.Errorf("PUT %s: %d %s", p, resp.status, resp.body)
+		}
+	}
+}

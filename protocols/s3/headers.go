@@ -1,0 +1,274 @@
+package s3
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strings"
+)
+
+// ErrHeader: a header Airlock does not forward on this operation (an
+// unknown x-amz-* or vendor header, or one S3 does not read here), or one
+// sent twice (InvalidArgument).
+var ErrHeader = errors.New("header refused")
+
+// Request headers Airlock replaces or removes, with the reason; every other
+// header either reaches the upstream exactly as the client wrote it or is
+// refused (forwardedHeader). The table test of the package lists the same.
+var replacedHeaders = map[string]string{
+	"authorization":                "signature: the upstream request is signed with the held credentials",
+	"x-amz-date":                   "signature: the time of Airlock's own signature",
+	"x-amz-content-sha256":         "signature: the upstream request carries UNSIGNED-PAYLOAD or its own streaming mode",
+	"x-amz-security-token":         "credentials: the local key has no session token; the held one is added when there is one",
+	"x-amz-decoded-content-length": "framing: set again when the upstream body is aws-chunked",
+	"x-amz-trailer":                "framing: set again when the upstream body is aws-chunked",
+	"x-amz-sdk-checksum-algorithm": "framing: describes the client's aws-chunked trailer",
+	"content-length":               "framing: the length of the body Airlock sends",
+	"transfer-encoding":            "framing: hop-by-hop",
+	"host":                         "the configured upstream endpoint",
+	"connection":                   "hop-by-hop",
+	"keep-alive":                   "hop-by-hop",
+	"proxy-authorization":          "hop-by-hop",
+	"proxy-connection":             "hop-by-hop",
+	"te":                           "hop-by-hop",
+	"trailer":                      "hop-by-hop",
+	"upgrade":                      "hop-by-hop",
+	"expect":                       "hop-by-hop: Airlock sends its own 100-continue when the body has a length",
+	"amz-sdk-invocation-id":        "the SDK's retry bookkeeping for the client's own request",
+	"amz-sdk-request":              "the SDK's retry bookkeeping for the client's own request",
+}
+
+// vendorPrefixes are header namespaces S3-compatible servers read with a
+// meaning of their own (MinIO's x-minio-* include replication and internal
+// controls). Airlock understands none of them, so they are refused.
+var vendorPrefixes = []string{"x-amz-", "x-minio-", "x-rgw-", "x-ceph-", "x-goog-", "x-oss-", "x-obs-", "x-cos-", "x-emc-", "x-ibm-"}
+
+// genericHeaders are standard HTTP headers S3 reads on any operation (or
+// ignores); they are forwarded untouched.
+var genericHeaders = []string{
+	"accept", "accept-encoding", "accept-language", "user-agent", "date",
+	"cache-control", "content-disposition", "content-encoding", "content-language",
+	"content-md5", "content-type", "expires",
+	"if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "range",
+}
+
+// Operation groups of amzHeaders.
+var (
+	anyOp        []string // nil: every operation
+	objectWrites = []string{"PutObject", "CopyObject", "CreateMultipartUpload"}
+	copies       = []string{"CopyObject", "UploadPartCopy"}
+	sseCOps      = []string{"GetObject", "HeadObject", "GetObjectAttributes", "SelectObjectContent",
+		"PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload"}
+)
+
+// amzHeader is how Airlock treats one x-amz-* request header.
+type amzHeader struct {
+	ops []string // operations it is forwarded on; nil: all
+	// config: it sets something beyond the object's bytes and metadata
+	// (ACLs, tags, retention, storage class, encryption, redirects) on
+	// configOps (nil: on every operation in ops). It is then shown to
+	// rules in s3.headers, and only a rule that mentions it can allow
+	// the request.
+	config    bool
+	configOps []string
+}
+
+// amzHeaders lists the x-amz-* headers Airlock forwards. Names ending in
+// '-' are families (x-amz-meta-*).
+var amzHeaders = map[string]amzHeader{
+	"x-amz-expected-bucket-owner":                                 {ops: anyOp},
+	"x-amz-source-expected-bucket-owner":                          {ops: copies},
+	"x-amz-request-payer":                                         {ops: anyOp},
+	"x-amz-user-agent":                                            {ops: anyOp},
+	"x-amz-checksum-crc32":                                        {ops: anyOp},
+	"x-amz-checksum-crc32c":                                       {ops: anyOp},
+	"x-amz-checksum-crc64nvme":                                    {ops: anyOp},
+	"x-amz-checksum-sha1":                                         {ops: anyOp},
+	"x-amz-checksum-sha256":                                       {ops: anyOp},
+	"x-amz-checksum-algorithm":                                    {ops: []string{"CreateMultipartUpload"}},
+	"x-amz-checksum-type":                                         {ops: []string{"PutObject", "CreateMultipartUpload", "CompleteMultipartUpload"}},
+	"x-amz-checksum-mode":                                         {ops: []string{"GetObject", "HeadObject"}},
+	"x-amz-meta-":                                                 {ops: objectWrites},
+	"x-amz-metadata-directive":                                    {ops: []string{"CopyObject"}},
+	"x-amz-copy-source":                                           {ops: copies},
+	"x-amz-copy-source-range":                                     {ops: []string{"UploadPartCopy"}},
+	"x-amz-copy-source-if-match":                                  {ops: copies},
+	"x-amz-copy-source-if-none-match":                             {ops: copies},
+	"x-amz-copy-source-if-modified-since":                         {ops: copies},
+	"x-amz-copy-source-if-unmodified-since":                       {ops: copies},
+	"x-amz-copy-source-server-side-encryption-customer-algorithm": {ops: copies},
+	"x-amz-copy-source-server-side-encryption-customer-key":       {ops: copies},
+	"x-amz-copy-source-server-side-encryption-customer-key-md5":   {ops: copies},
+	"x-amz-mp-object-size":                                        {ops: []string{"CompleteMultipartUpload"}},
+	"x-amz-object-attributes":                                     {ops: []string{"GetObjectAttributes"}},
+	"x-amz-max-parts":                                             {ops: []string{"GetObjectAttributes"}},
+	"x-amz-part-number-marker":                                    {ops: []string{"GetObjectAttributes"}},
+	"x-amz-optional-object-attributes":                            {ops: []string{"ListObjectsV2", "ListObjects", "ListObjectVersions"}},
+	"x-amz-mfa":                                                   {ops: []string{"DeleteObject", "DeleteObjects", "PutBucketVersioning"}},
+	"x-amz-confirm-remove-self-bucket-access":                     {ops: []string{"PutBucketPolicy"}},
+	"x-amz-skip-destination-validation":                           {ops: []string{"PutBucketNotificationConfiguration"}},
+
+	// Configuration carried by headers.
+	"x-amz-acl":                                       {ops: []string{"PutObject", "CopyObject", "CreateMultipartUpload", "PutObjectAcl", "CreateBucket", "PutBucketAcl"}, config: true},
+	"x-amz-grant-full-control":                        {ops: []string{"PutObject", "CopyObject", "CreateMultipartUpload", "PutObjectAcl", "CreateBucket", "PutBucketAcl"}, config: true},
+	"x-amz-grant-read":                                {ops: []string{"PutObject", "CopyObject", "CreateMultipartUpload", "PutObjectAcl", "CreateBucket", "PutBucketAcl"}, config: true},
+	"x-amz-grant-read-acp":                            {ops: []string{"PutObject", "CopyObject", "CreateMultipartUpload", "PutObjectAcl", "CreateBucket", "PutBucketAcl"}, config: true},
+	"x-amz-grant-write":                               {ops: []string{"CreateBucket", "PutBucketAcl"}, config: true},
+	"x-amz-grant-write-acp":                           {ops: []string{"PutObject", "CopyObject", "CreateMultipartUpload", "PutObjectAcl", "CreateBucket", "PutBucketAcl"}, config: true},
+	"x-amz-tagging":                                   {ops: objectWrites, config: true},
+	"x-amz-tagging-directive":                         {ops: []string{"CopyObject"}, config: true},
+	"x-amz-storage-class":                             {ops: objectWrites, config: true},
+	"x-amz-website-redirect-location":                 {ops: objectWrites, config: true},
+	"x-amz-object-lock-mode":                          {ops: objectWrites, config: true},
+	"x-amz-object-lock-retain-until-date":             {ops: objectWrites, config: true},
+	"x-amz-object-lock-legal-hold":                    {ops: objectWrites, config: true},
+	"x-amz-bypass-governance-retention":               {ops: []string{"DeleteObject", "DeleteObjects", "PutObjectRetention"}, config: true},
+	"x-amz-bucket-object-lock-enabled":                {ops: []string{"CreateBucket"}, config: true},
+	"x-amz-object-ownership":                          {ops: []string{"CreateBucket"}, config: true},
+	"x-amz-server-side-encryption":                    {ops: objectWrites, config: true},
+	"x-amz-server-side-encryption-aws-kms-key-id":     {ops: objectWrites, config: true},
+	"x-amz-server-side-encryption-context":            {ops: objectWrites, config: true},
+	"x-amz-server-side-encryption-bucket-key-enabled": {ops: objectWrites, config: true},
+	"x-amz-server-side-encryption-customer-algorithm": {ops: sseCOps, config: true, configOps: objectWrites},
+	"x-amz-server-side-encryption-customer-key":       {ops: sseCOps, config: true, configOps: objectWrites},
+	"x-amz-server-side-encryption-customer-key-md5":   {ops: sseCOps, config: true, configOps: objectWrites},
+}
+
+// redactedHeaders are shown to rules as present, never by value: they are
+// encryption keys.
+var redactedHeaders = map[string]bool{
+	"x-amz-server-side-encryption-customer-key":             true,
+	"x-amz-copy-source-server-side-encryption-customer-key": true,
+}
+
+// Redacted is the value rules see for a header that holds a secret.
+const Redacted = "[REDACTED]"
+
+// lookupAmz finds the entry for a lower-case x-amz-* name.
+func lookupAmz(name string) (amzHeader, bool) {
+	if h, ok := amzHeaders[name]; ok {
+		return h, true
+	}
+	if strings.HasPrefix(name, "x-amz-meta-") && len(name) > len("x-amz-meta-") {
+		return amzHeaders["x-amz-meta-"], true
+	}
+	return amzHeader{}, false
+}
+
+// classifyHeaders builds op.Header, the headers the upstream receives,
+// and op.S3.Headers, the configuration headers rules see. A presigned
+// URL's X-Amz-* query parameters other than its authentication count as
+// headers, as S3 reads them. Unknown x-amz-* and vendor headers, known
+// ones on an operation that does not take them, and repeated x-amz-*
+// headers are refused; other headers S3 does not read are dropped.
+func classifyHeaders(op *Op, in http.Header, query map[string]string) error {
+	if op.S3.Action == ActionUnknown {
+		return nil // denied whatever it carries; nothing is forwarded
+	}
+	out := make(http.Header, len(in))
+	seen := make(map[string]bool)
+	add := func(name, wire string, values []string) error {
+		lower := strings.ToLower(name)
+		if _, ok := replacedHeaders[lower]; ok {
+			return nil
+		}
+		if lower == "content-encoding" {
+			if values = withoutAWSChunked(values); len(values) > 0 {
+				out[wire] = values
+			}
+			return nil
+		}
+		if slices.Contains(genericHeaders, lower) {
+			out[wire] = append(out[wire], values...)
+			return nil
+		}
+		if !hasVendorPrefix(lower) {
+			return nil // S3 does not read it: X-Forwarded-For, tracing, cookies…
+		}
+		h, ok := lookupAmz(lower)
+		if !ok || h.ops != nil && !slices.Contains(h.ops, op.S3.Action) {
+			return fmt.Errorf("%w: %s on %s", ErrHeader, clip(lower), op.S3.Action)
+		}
+		if len(values) != 1 || seen[lower] {
+			return fmt.Errorf("%w: %s sent more than once", ErrHeader, clip(lower))
+		}
+		seen[lower] = true
+		out[wire] = values
+		if h.config && (h.configOps == nil || slices.Contains(h.configOps, op.S3.Action)) {
+			if op.S3.Headers == nil {
+				op.S3.Headers = make(map[string]string)
+			}
+			v := values[0]
+			if redactedHeaders[lower] {
+				v = Redacted
+			}
+			op.S3.Headers[lower] = v
+		}
+		return nil
+	}
+	for name, values := range in {
+		if err := add(name, name, values); err != nil {
+			return err
+		}
+	}
+	for name, value := range query {
+		if !hasPrefixFold(name, "X-Amz-") || presignParam(name) {
+			continue
+		}
+		if err := add(name, textproto.CanonicalMIMEHeaderKey(name), []string{value}); err != nil {
+			return err
+		}
+	}
+	op.Header = out
+	return nil
+}
+
+func hasVendorPrefix(lower string) bool {
+	for _, p := range vendorPrefixes {
+		if strings.HasPrefix(lower, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// presignParam reports whether a query parameter authenticates a presigned
+// URL (the upstream request is signed in headers instead).
+func presignParam(name string) bool {
+	switch strings.ToLower(name) {
+	case "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires",
+		"x-amz-signedheaders", "x-amz-signature", "x-amz-security-token", "x-amz-content-sha256":
+		return true
+	}
+	return false
+}
+
+// withoutAWSChunked removes the aws-chunked coding (Airlock decodes that
+// framing) and keeps every other byte of the header as the client wrote
+// it: "deflate, aws-chunked, gzip" becomes "deflate, gzip", and a value
+// without aws-chunked is untouched.
+func withoutAWSChunked(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		parts := strings.Split(v, ",")
+		keep := parts[:0]
+		removed := false
+		for _, p := range parts {
+			if strings.EqualFold(strings.TrimSpace(p), "aws-chunked") {
+				removed = true
+				continue
+			}
+			keep = append(keep, p)
+		}
+		if !removed {
+			out = append(out, v)
+			continue
+		}
+		if rest := strings.TrimSpace(strings.Join(keep, ",")); strings.Trim(rest, ", \t") != "" {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
