@@ -36,7 +36,7 @@ func want(action, bucket, key string, opts ...func(*s3.Op)) s3.Op {
 	return op
 }
 
-func sub(s string) func(*s3.Op)     { return func(o *s3.Op) { o.SubResource = s } }
+func sub(s string) func(*s3.Op) { return func(o *s3.Op) { o.SubResource = s } }
 func headers(kv ...string) func(*s3.Op) {
 	return func(o *s3.Op) {
 		o.S3.Headers = map[string]string{}
