@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // rawResponse is what came back for a hand-written request.
@@ -268,5 +269,150 @@ func TestS3KeyForms(t *testing.T) {
 		if resp.status != 200 {
 			t.Errorf("PUT %s: %d %s", p, resp.status, resp.body)
 		}
+	}
+}
+
+// TestS3ConfigHeaders: headers that configure more than the object's bytes
+// reach MinIO only through a rule that names them in s3.headers; unknown
+// x-amz-* and vendor headers are refused. Rules: write-curated does not
+// read s3.headers; tagged allows x-amz-tagging, x-amz-tagging-directive
+// and x-amz-storage-class under tagged/.
+func TestS3ConfigHeaders(t *testing.T) {
+	r := newS3Rig(t, true)
+	ctx := context.Background()
+	c := r.client(t)
+	put := func(key string, set func(*s3.PutObjectInput)) error {
+		in := &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String(key), Body: strings.NewReader("data")}
+		set(in)
+		_, err := c.PutObject(ctx, in)
+		return err
+	}
+	const named = "in s3.headers"
+	for _, tt := range []struct {
+		key string
+		set func(*s3.PutObjectInput)
+	}{
+		{"curated/acl.txt", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPublicRead }},
+		{"curated/grant.txt", func(in *s3.PutObjectInput) {
+			in.GrantRead = aws.String(`uri="http://acs.amazonaws.com/groups/global/AllUsers"`)
+		}},
+		{"curated/tags.txt", func(in *s3.PutObjectInput) { in.Tagging = aws.String("team=etl") }},
+		{"curated/class.txt", func(in *s3.PutObjectInput) { in.StorageClass = types.StorageClassReducedRedundancy }},
+		{"curated/redirect.txt", func(in *s3.PutObjectInput) { in.WebsiteRedirectLocation = aws.String("/elsewhere") }},
+		{"curated/hold.txt", func(in *s3.PutObjectInput) { in.ObjectLockLegalHoldStatus = types.ObjectLockLegalHoldStatusOn }},
+		{"curated/lock.txt", func(in *s3.PutObjectInput) {
+			in.ObjectLockMode = types.ObjectLockModeGovernance
+			in.ObjectLockRetainUntilDate = aws.Time(time.Now().Add(time.Hour))
+		}},
+		{"curated/sse.txt", func(in *s3.PutObjectInput) { in.ServerSideEncryption = types.ServerSideEncryptionAes256 }},
+		{"tagged/acl.txt", func(in *s3.PutObjectInput) { in.ACL = types.ObjectCannedACLPrivate; in.Tagging = aws.String("a=b") }},
+	} {
+		why := named
+		if strings.HasPrefix(tt.key, "tagged/") {
+			why = "no rule allows" // the tagged rule's own condition refuses x-amz-acl
+		}
+		wantAccessDenied(t, put(tt.key, tt.set), why)
+		if _, ok := r.object(t, tt.key); ok {
+			t.Errorf("%s: a denied PutObject reached MinIO", tt.key)
+		}
+	}
+	// The rule that names them allows them, and MinIO applies them.
+	if err := put("tagged/t.txt", func(in *s3.PutObjectInput) {
+		in.Tagging = aws.String("team=etl")
+		in.StorageClass = types.StorageClassReducedRedundancy
+	}); err != nil {
+		t.Fatalf("tagged PutObject: %v", err)
+	}
+	tags, err := r.direct(t).GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("lake"), Key: aws.String("tagged/t.txt")})
+	if err != nil || len(tags.TagSet) != 1 || *tags.TagSet[0].Key != "team" || *tags.TagSet[0].Value != "etl" {
+		t.Fatalf("MinIO's tags on tagged/t.txt: %+v %v", tags, err)
+	}
+	head, err := r.direct(t).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("lake"), Key: aws.String("tagged/t.txt")})
+	if err != nil || head.StorageClass != types.StorageClassReducedRedundancy {
+		t.Fatalf("MinIO's storage class on tagged/t.txt: %v %v", head, err)
+	}
+	// A copy that replaces tags: allowed under tagged/, denied under curated/.
+	cp := func(dst string) error {
+		_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("lake"), Key: aws.String(dst), CopySource: aws.String("lake/raw/a.csv"),
+			TaggingDirective: types.TaggingDirectiveReplace, Tagging: aws.String("copied=yes")})
+		return err
+	}
+	if err := cp("tagged/copy.csv"); err != nil {
+		t.Fatalf("tagged copy: %v", err)
+	}
+	wantAccessDenied(t, cp("curated/copy.csv"), named)
+	if _, ok := r.object(t, "curated/copy.csv"); ok {
+		t.Error("a denied copy reached MinIO")
+	}
+	// Headers Airlock does not understand are refused, not passed.
+	for _, h := range [][2]string{{"x-amz-write-offset-bytes", "0"}, {"X-Minio-Source-Mtime", "2001-01-01T00:00:00Z"}, {"x-amz-meta-a", "1"}} {
+		method, key := "PUT", "curated/unknown.txt"
+		if h[0] == "x-amz-meta-a" {
+			method, key = "GET", "raw/a.csv" // metadata on a read
+		}
+		resp := r.rawDo(t, method, "/lake/"+key, [][2]string{h}, "x")
+		if !resp.refusedByAirlock() {
+			t.Errorf("%s %s with %s: %d %s, want Airlock's refusal", method, key, h[0], resp.status, resp.body)
+		}
+	}
+	if _, ok := r.object(t, "curated/unknown.txt"); ok {
+		t.Error("a request with an unknown header reached MinIO")
+	}
+}
+
+// TestS3MetadataFidelity: user metadata (key case, empty values, spacing)
+// and Content-Encoding stored through Airlock equal what MinIO stores for
+// the same request sent to it directly, on PutObject and on CopyObject
+// with x-amz-metadata-directive: REPLACE.
+func TestS3MetadataFidelity(t *testing.T) {
+	r := newS3Rig(t, true)
+	ctx := context.Background()
+	meta := map[string]string{"CamelCase": "Mixed  Case  value", "empty": "", "lower": "x", "Dots.And_Under": "é"}
+	in := func(key string) *s3.PutObjectInput {
+		return &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String(key), Body: strings.NewReader("data"),
+			Metadata: meta, ContentEncoding: aws.String("deflate, gzip"), ContentType: aws.String("text/csv; charset=utf-8")}
+	}
+	if _, err := r.direct(t).PutObject(ctx, in("curated/direct.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client(t).PutObject(ctx, in("curated/airlock.txt")); err != nil {
+		t.Fatal(err)
+	}
+	// The same through a raw request whose header names keep the client's case.
+	resp := r.rawDo(t, "PUT", "/lake/curated/raw.txt", [][2]string{
+		{"x-amz-meta-CamelCase", "Mixed  Case  value"}, {"x-amz-meta-empty", ""}, {"X-AMZ-META-LOWER", "x"}, {"x-amz-meta-Dots.And_Under", "é"},
+		{"content-encoding", "deflate, gzip"}, {"Content-Type", "text/csv; charset=utf-8"},
+	}, "data")
+	if resp.status != 200 {
+		t.Fatalf("raw PUT: %d %s", resp.status, resp.body)
+	}
+	copyIn := func(key string) *s3.CopyObjectInput {
+		return &s3.CopyObjectInput{Bucket: aws.String("lake"), Key: aws.String(key), CopySource: aws.String("lake/raw/a.csv"),
+			MetadataDirective: types.MetadataDirectiveReplace, Metadata: meta, ContentEncoding: aws.String("deflate, gzip")}
+	}
+	if _, err := r.direct(t).CopyObject(ctx, copyIn("curated/copy-direct.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client(t).CopyObject(ctx, copyIn("curated/copy-airlock.txt")); err != nil {
+		t.Fatal(err)
+	}
+	stored := func(key string) string {
+		h, err := r.direct(t).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("lake"), Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		return fmt.Sprintf("meta=%q encoding=%q type=%q", h.Metadata, aws.ToString(h.ContentEncoding), aws.ToString(h.ContentType))
+	}
+	want := stored("curated/direct.txt")
+	if !strings.Contains(want, `"empty":""`) || !strings.Contains(want, `"deflate, gzip"`) {
+		t.Logf("MinIO stores, sent directly: %s", want)
+	}
+	for _, k := range []string{"curated/airlock.txt", "curated/raw.txt"} {
+		if got := stored(k); got != want {
+			t.Errorf("%s through Airlock:\n got %s\nwant %s (sent directly)", k, got, want)
+		}
+	}
+	if got, want := stored("curated/copy-airlock.txt"), stored("curated/copy-direct.txt"); got != want {
+		t.Errorf("copy with REPLACE through Airlock:\n got %s\nwant %s (sent directly)", got, want)
 	}
 }

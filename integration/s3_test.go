@@ -47,7 +47,8 @@ const s3Rules = `
     - {name: read-raw, allow: 's3.action in ["GetObject", "HeadObject"] && s3.bucket == "lake" && s3.key.glob("raw/**")'}
     - {name: list, allow: 's3.action == "ListObjectsV2" && s3.bucket == "lake" && (s3.prefix.startsWith("raw/") || s3.prefix.startsWith("curated/"))'}
     - {name: delete-tmp, allow: 's3.action in ["DeleteObject", "DeleteObjects"] && s3.bucket == "lake" && s3.key.startsWith("tmp/")'}
-    - {name: broad-other, allow: 's3.bucket == "other"'}`
+    - {name: broad-other, allow: 's3.bucket == "other"'}
+    - {name: tagged, allow: 's3.action in ["PutObject", "CopyObject"] && s3.bucket == "lake" && s3.key.startsWith("tagged/") && s3.headers.all(h, h in ["x-amz-tagging", "x-amz-tagging-directive", "x-amz-storage-class"])'}`
 
 // newS3Rig starts MinIO with buckets lake and other, seeds raw/ and
 // secret/ objects, and runs `airlock run` in front of it.
