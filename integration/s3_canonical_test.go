@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -415,4 +416,35 @@ func TestS3MetadataFidelity(t *testing.T) {
 	if got, want := stored("curated/copy-airlock.txt"), stored("curated/copy-direct.txt"); got != want {
 		t.Errorf("copy with REPLACE through Airlock:\n got %s\nwant %s (sent directly)", got, want)
 	}
+}
+
+// TestS3MetadataBoto3: boto3 (what ceph's s3-tests use) stores the same user
+// metadata through Airlock as directly, and reads back the same headers.
+func TestS3MetadataBoto3(t *testing.T) {
+	needTool(t, "python3", "-c", "import boto3")
+	r := newS3Rig(t, false)
+	script := writeFile(t, filepath.Join(r.dir, "meta.py"), `
+import os, boto3, json
+via = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+direct = boto3.client("s3", endpoint_url=os.environ["MINIO_URL"], aws_access_key_id=os.environ["MINIO_KEY"],
+                      aws_secret_access_key=os.environ["MINIO_SECRET"], region_name="us-east-1")
+cases = [{"meta1": "bar"}, {"Meta1": ""}, {"CamelCase": " two  spaces "}, {"a": "x", "B": "y", "empty": ""}]
+for i, meta in enumerate(cases):
+    seen = []
+    for name, c in (("direct", direct), ("airlock", via)):
+        key = "curated/boto-%d-%s" % (i, name)
+        c.put_object(Bucket="lake", Key=key, Body=b"x", Metadata=meta, ContentEncoding="deflate, gzip")
+        h = direct.head_object(Bucket="lake", Key=key)
+        hdrs = {k: v for k, v in h["ResponseMetadata"]["HTTPHeaders"].items() if k.startswith("x-amz-meta-") or k == "content-encoding"}
+        seen.append(json.dumps([h["Metadata"], hdrs], sort_keys=True))
+        c.copy_object(Bucket="lake", Key=key + "-copy", CopySource="lake/raw/a.csv", MetadataDirective="REPLACE", Metadata=meta)
+        h = direct.head_object(Bucket="lake", Key=key + "-copy")
+        seen.append(json.dumps(h["Metadata"], sort_keys=True))
+    print("case", i, "same" if seen[:2] == seen[2:] else "DIFFERENT %r" % seen)
+`)
+	out, err := r.shell(t, fmt.Sprintf("MINIO_URL=%s MINIO_KEY=%s MINIO_SECRET=%s python3 %s", r.minio.Endpoint, r.minio.AccessKey, r.minio.SecretKey, script))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mustContain(t, "boto3 metadata", out, "case 0 same", "case 1 same", "case 2 same", "case 3 same")
 }
