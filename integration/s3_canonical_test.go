@@ -175,6 +175,17 @@ func TestS3QueryTricks(t *testing.T) {
 		"list-type=2&prefix=raw/&X-Amz-Prefix=secret/",
 		"list-type=2;prefix=raw/",
 		"list-type=2&prefix=raw/#frag",
+		"list-type=2&prefix=raw/../",
+		"list-type=2&prefix=raw/../secret/",
+		"list-type=2&prefix=raw/%2E%2E/secret",
+		"list-type=2&prefix=raw/..%5Csecret",
+		"list-type=2&prefix=raw/./../",
+		"list-type=2&prefix=raw//../",
+		"list-type=2&prefix=raw/&start-after=secret/",
+		"list-type=2&prefix=raw/&delimiter=/&continuation-token=c2VjcmV0Lw==",
+		"prefix=raw/../&marker=a",
+		"versions&prefix=raw/../",
+		"uploads&prefix=raw/../",
 	} {
 		resp := r.rawDo(t, "GET", "/lake?"+q, nil, "")
 		if resp.status != 200 {

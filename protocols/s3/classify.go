@@ -253,7 +253,7 @@ func classifyCopy(op *Op, h http.Header) error {
 }
 
 // parseCopySource reads "[/]bucket/key[?versionId=v]", URL-encoded, decoding
-// each part once.
+// each part once. The key must pass checkKey.
 func parseCopySource(v string) (bucket, key, version string, err error) {
 	if hasPrefixFold(strings.TrimPrefix(v, "/"), "arn:") || hasPrefixFold(strings.TrimPrefix(v, "/"), "arn%3a") {
 		return "", "", "", fmt.Errorf("%w: access point ARN as copy source", ErrNotImplemented)

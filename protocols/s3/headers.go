@@ -38,6 +38,8 @@ var replacedHeaders = map[string]string{
 	"expect":                       "hop-by-hop: Airlock sends its own 100-continue when the body has a length",
 	"amz-sdk-invocation-id":        "the SDK's retry bookkeeping for the client's own request",
 	"amz-sdk-request":              "the SDK's retry bookkeeping for the client's own request",
+	// x-amz-copy-source is not removed but rebuilt (copySource) from the
+	// bucket, key and version the rules checked, in canonical encoding.
 }
 
 // vendorPrefixes are header namespaces S3-compatible servers read with a
@@ -195,6 +197,9 @@ func classifyHeaders(op *Op, in http.Header, query map[string]string) error {
 			return fmt.Errorf("%w: %s sent more than once", ErrHeader, clip(lower))
 		}
 		seen[lower] = true
+		if lower == "x-amz-copy-source" {
+			values = []string{copySource(op)} // exactly the source the rules checked
+		}
 		out[wire] = values
 		if h.config && (h.configOps == nil || slices.Contains(h.configOps, op.S3.Action)) {
 			if op.S3.Headers == nil {
@@ -223,6 +228,16 @@ func classifyHeaders(op *Op, in http.Header, query map[string]string) error {
 	}
 	op.Header = out
 	return nil
+}
+
+// copySource is x-amz-copy-source rebuilt from the checked source:
+// "/bucket/key[?versionId=v]", the key and version encoded once.
+func copySource(op *Op) string {
+	v := "/" + op.S3.SourceBucket + "/" + escapeKey(op.S3.SourceKey)
+	if op.SourceVersionID != "" {
+		v += "?versionId=" + s3Escape(op.SourceVersionID, true)
+	}
+	return v
 }
 
 func hasVendorPrefix(lower string) bool {
