@@ -269,7 +269,26 @@ func TestS3KeyForms(t *testing.T) {
 			t.Errorf("PUT %s: %d %q, want Airlock's refusal", p, resp.status, resp.body)
 		}
 	}
+	// The same forms in a copy source and in a DeleteObjects body.
+	ctx := context.Background()
+	c := r.client(t)
+	for _, src := range []string{"lake/raw/../secret/s.csv", "lake/raw/%2E%2E/secret/s.csv", "lake/raw/..%2Fsecret%2Fs.csv",
+		"lake/raw/..%5Csecret%5Cs.csv", "lake/raw//../secret/s.csv", "lake/raw/%252E%252E/secret/s.csv"} {
+		_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("lake"), Key: aws.String("curated/copied"), CopySource: aws.String(src)})
+		if err == nil || !strings.Contains(err.Error(), "airlock:") {
+			t.Errorf("CopyObject from %s: %v, want Airlock's refusal", src, err)
+		}
+	}
+	for _, k := range []string{"tmp/../secret/s.csv", `tmp/..\secret\s.csv`, "tmp//../secret/s.csv", "tmp/./1"} {
+		_, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("lake"), Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: aws.String(k)}}}})
+		if err == nil || !strings.Contains(err.Error(), "airlock:") {
+			t.Errorf("DeleteObjects %q: %v, want Airlock's refusal", k, err)
+		}
+	}
 	after := r.allKeys(t)
+	if !after["secret/s.csv"] || !after["tmp/1"] {
+		t.Error("a refused DeleteObjects deleted an object")
+	}
 	for k := range after {
 		if !before[k] {
 			t.Errorf("a refused PUT created %q in MinIO", k)
