@@ -125,6 +125,8 @@ func (rp *replayer) request(r *summaryRecord) (policy.Request, string) {
 		return req, "guard rails (no rule decides them)"
 	case r.Decision == "deny" && len(r.Rules) == 0 && r.Reason != policy.ReasonNoRule && !strings.HasPrefix(r.Reason, "no rule names "):
 		return req, "denials no rule made (audit log down, deadline, request bounds)"
+	case strings.HasPrefix(r.Reason, "no matching rule names "):
+		return req, "denials for S3 configuration headers (the record does not keep headers)"
 	}
 	switch r.Protocol {
 	case policy.ProtocolPostgres:
