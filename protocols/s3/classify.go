@@ -381,14 +381,15 @@ func checkKey(key string) error {
 			return fmt.Errorf("%w: %%XX sequence (a server that decodes twice reads another key)", ErrInvalidKey)
 		}
 	}
-	segs := strings.Split(key, "/")
-	for i, seg := range segs {
+	for rest := key; rest != ""; {
+		seg, tail, more := strings.Cut(rest, "/")
 		switch {
-		case seg == "" && i < len(segs)-1:
+		case seg == "" && more:
 			return fmt.Errorf("%w: empty path segment", ErrInvalidKey)
 		case strings.HasSuffix(seg, "."):
 			return fmt.Errorf("%w: segment %q ends with '.'", ErrInvalidKey, clip(seg))
 		}
+		rest = tail
 	}
 	if !norm.NFC.IsNormalString(key) {
 		return fmt.Errorf("%w: not in Unicode Normalization Form C", ErrInvalidKey)

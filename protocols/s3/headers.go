@@ -148,15 +148,39 @@ var redactedHeaders = map[string]bool{
 // Redacted is the value rules see for a header that holds a secret.
 const Redacted = "[REDACTED]"
 
-// lookupAmz finds the entry for a lower-case x-amz-* name.
-func lookupAmz(name string) (amzHeader, bool) {
-	if h, ok := amzHeaders[name]; ok {
-		return h, true
+// headerKind is what classifyHeaders does with a header, by canonical name.
+type headerKind struct {
+	lower   string // the name in lower case
+	drop    bool   // replacedHeaders: never forwarded as sent
+	generic bool   // genericHeaders: forwarded as sent
+	amz     *amzHeader
+}
+
+var headerKinds = func() map[string]headerKind {
+	m := make(map[string]headerKind)
+	for n := range replacedHeaders {
+		m[textproto.CanonicalMIMEHeaderKey(n)] = headerKind{lower: n, drop: true}
 	}
-	if strings.HasPrefix(name, "x-amz-meta-") && len(name) > len("x-amz-meta-") {
-		return amzHeaders["x-amz-meta-"], true
+	for _, n := range genericHeaders {
+		m[textproto.CanonicalMIMEHeaderKey(n)] = headerKind{lower: n, generic: true}
 	}
-	return amzHeader{}, false
+	for n, h := range amzHeaders {
+		m[textproto.CanonicalMIMEHeaderKey(n)] = headerKind{lower: n, amz: &h}
+	}
+	return m
+}()
+
+// kindOf looks a canonical header name up; x-amz-meta-* share one entry.
+func kindOf(canon string) (headerKind, bool) {
+	if k, ok := headerKinds[canon]; ok && canon != "X-Amz-Meta-" {
+		return k, true
+	}
+	if len(canon) > len("x-amz-meta-") && hasPrefixFold(canon, "x-amz-meta-") {
+		k := headerKinds["X-Amz-Meta-"]
+		k.lower = strings.ToLower(canon)
+		return k, true
+	}
+	return headerKind{}, false
 }
 
 // classifyHeaders builds op.Header, the headers the upstream receives,
@@ -170,51 +194,46 @@ func classifyHeaders(op *Op, in http.Header, query map[string]string) error {
 		return nil // denied whatever it carries; nothing is forwarded
 	}
 	out := make(http.Header, len(in))
-	seen := make(map[string]bool)
-	add := func(name, wire string, values []string) error {
-		lower := strings.ToLower(name)
-		if _, ok := replacedHeaders[lower]; ok {
+	add := func(name string, values []string) error {
+		canon := textproto.CanonicalMIMEHeaderKey(name)
+		k, known := kindOf(canon)
+		switch {
+		case k.drop:
 			return nil
-		}
-		if lower == "content-encoding" {
+		case canon == "Content-Encoding":
 			if values = withoutAWSChunked(values); len(values) > 0 {
-				out[wire] = values
+				out[canon] = append(out[canon], values...)
 			}
 			return nil
-		}
-		if slices.Contains(genericHeaders, lower) {
-			out[wire] = append(out[wire], values...)
+		case k.generic:
+			out[canon] = append(out[canon], values...)
 			return nil
-		}
-		if !hasVendorPrefix(lower) {
+		case !hasVendorPrefix(canon):
 			return nil // S3 does not read it: X-Forwarded-For, tracing, cookies…
+		case !known || k.amz.ops != nil && !slices.Contains(k.amz.ops, op.S3.Action):
+			return fmt.Errorf("%w: %s on %s", ErrHeader, clip(strings.ToLower(canon)), op.S3.Action)
 		}
-		h, ok := lookupAmz(lower)
-		if !ok || h.ops != nil && !slices.Contains(h.ops, op.S3.Action) {
-			return fmt.Errorf("%w: %s on %s", ErrHeader, clip(lower), op.S3.Action)
+		if _, dup := out[canon]; dup || len(values) != 1 {
+			return fmt.Errorf("%w: %s sent more than once", ErrHeader, clip(k.lower))
 		}
-		if len(values) != 1 || seen[lower] {
-			return fmt.Errorf("%w: %s sent more than once", ErrHeader, clip(lower))
-		}
-		seen[lower] = true
-		if lower == "x-amz-copy-source" {
+		if canon == "X-Amz-Copy-Source" {
 			values = []string{copySource(op)} // exactly the source the rules checked
 		}
-		out[wire] = values
-		if h.config && (h.configOps == nil || slices.Contains(h.configOps, op.S3.Action)) {
+		out[canon] = values
+		if k.amz.config && (k.amz.configOps == nil || slices.Contains(k.amz.configOps, op.S3.Action)) {
 			if op.S3.Headers == nil {
 				op.S3.Headers = make(map[string]string)
 			}
 			v := values[0]
-			if redactedHeaders[lower] {
+			if redactedHeaders[k.lower] {
 				v = Redacted
 			}
-			op.S3.Headers[lower] = v
+			op.S3.Headers[k.lower] = v
 		}
 		return nil
 	}
 	for name, values := range in {
-		if err := add(name, name, values); err != nil {
+		if err := add(name, values); err != nil {
 			return err
 		}
 	}
@@ -222,7 +241,7 @@ func classifyHeaders(op *Op, in http.Header, query map[string]string) error {
 		if !hasPrefixFold(name, "X-Amz-") || presignParam(name) {
 			continue
 		}
-		if err := add(name, textproto.CanonicalMIMEHeaderKey(name), []string{value}); err != nil {
+		if err := add(name, []string{value}); err != nil {
 			return err
 		}
 	}
@@ -240,9 +259,9 @@ func copySource(op *Op) string {
 	return v
 }
 
-func hasVendorPrefix(lower string) bool {
+func hasVendorPrefix(name string) bool {
 	for _, p := range vendorPrefixes {
-		if strings.HasPrefix(lower, p) {
+		if hasPrefixFold(name, p) {
 			return true
 		}
 	}

@@ -240,3 +240,20 @@ func escapeCanonical(s string) string {
 	}
 	return b.String()
 }
+
+// BenchmarkClassify: a PutObject as the Go SDK sends it, with metadata,
+// tags and checksums.
+func BenchmarkClassify(b *testing.B) {
+	r := readRequest(b, "PUT", "/lake/curated/2026/12/03/part-00001.parquet?x-id=PutObject", "127.0.0.1:9000", map[string]string{
+		"Content-Type": "application/octet-stream", "X-Amz-Meta-Run": "42", "X-Amz-Tagging": "team=etl",
+		"X-Amz-Checksum-Crc32": "AAAAAA==", "X-Amz-Sdk-Checksum-Algorithm": "CRC32", "X-Amz-Date": "20261203T000000Z",
+		"X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD", "Authorization": "AWS4-HMAC-SHA256 Credential=x", "User-Agent": "aws-sdk-go-v2",
+		"Amz-Sdk-Invocation-Id": "1", "Amz-Sdk-Request": "attempt=1; max=3", "Accept-Encoding": "identity",
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s3.Classify(r, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
