@@ -77,6 +77,13 @@ type amzHeader struct {
 	configOps []string
 }
 
+// Configuration headers are shown to rules as values (s3.headers) rather
+// than turned into operations of their own (PutObjectAcl, …): storage
+// class, redirects, encryption and object lock on a PutObject have no S3
+// operation to name, and a rule can then check the value itself (only
+// STANDARD, only tags starting team=). The policy engine lets only a rule
+// that names such a header allow a request carrying it.
+
 // amzHeaders lists the x-amz-* headers Airlock forwards. Names ending in
 // '-' are families (x-amz-meta-*).
 var amzHeaders = map[string]amzHeader{
