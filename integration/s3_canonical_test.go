@@ -246,6 +246,22 @@ func TestS3KeyForms(t *testing.T) {
 			t.Errorf("GET %s: %d %q, want Airlock's refusal", p, resp.status, resp.body)
 		}
 	}
+	// Forms no server here reads as a dot segment, which Airlock passes
+	// through as the keys they are: they must not read secret/ either.
+	for _, p := range []string{
+		"raw/%EF%BC%8E%EF%BC%8E/secret/s.csv", // fullwidth full stops (NFKC: "..")
+		"raw/%E2%80%A4%E2%80%A4/secret/s.csv", // one dot leaders
+		"raw/..%E2%88%95secret/s.csv",         // division slash
+	} {
+		resp := r.rawDo(t, "GET", "/lake/"+p, nil, "")
+		if strings.Contains(resp.body, "seed secret") || resp.status == 200 {
+			t.Errorf("GET %s: %d %q", p, resp.status, resp.body)
+		}
+	}
+	resp := r.rawDo(t, "GET", "/lake/raw/%C0%AE%C0%AE/secret/s.csv", nil, "") // overlong UTF-8 dots
+	if !resp.refusedByAirlock() {
+		t.Errorf("overlong UTF-8 dots: %d %q, want Airlock's refusal", resp.status, resp.body)
+	}
 	before := r.allKeys(t)
 	for _, p := range []string{
 		"curated/../secret/x",
