@@ -44,6 +44,22 @@ const (
 	v2Fix = "; sign with Signature Version 4 instead (boto3/botocore: Config(signature_version=\"s3v4\"); AWS CLI: aws configure set default.s3.signature_version s3v4)"
 )
 
+// verifyOther handles what is not Signature Version 4: Version 2 (checked
+// by verifyV2) and browser-form POST uploads (refused, naming the way
+// that works). handled is false for everything else.
+func (v *Verifier) verifyOther(r *http.Request, query []queryParam) (a *Auth, handled bool, err error) {
+	if isSigV2(r, query) {
+		a, err = v.verifyV2(r, query)
+		return a, true, err
+	}
+	if r.Method == http.MethodPost && len(r.Header["Authorization"]) == 0 &&
+		strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "multipart/form-data") {
+		return nil, true, authErr(http.StatusNotImplemented, "NotImplemented",
+			"browser-form POST uploads (a signed POST policy) are not supported by Airlock; upload with PutObject or a presigned PUT URL")
+	}
+	return nil, false, nil
+}
+
 // isSigV2 reports whether r carries Signature Version 2 authentication:
 // an "AWS key:signature" Authorization header, or AWSAccessKeyId or
 // Signature in the query without Version 4's X-Amz-* parameters.

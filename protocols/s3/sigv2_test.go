@@ -296,6 +296,8 @@ func TestVerifySigV2Refusals(t *testing.T) {
 			"InvalidRequest", `"retention" is not covered by a Signature Version 2 signature; sign with Signature Version 4`},
 		{"signed Content-Type not sent", "PUT", "http://h/bkt/k?content-type=text%2Fcsv&AWSAccessKeyId=" + testKeyID + "&Signature=AAAA&Expires=" + expires, nil,
 			"InvalidRequest", "send that value as the content-type header"},
+		{"browser-form POST", "POST", "http://h/bkt", map[string]string{"Content-Type": "multipart/form-data; boundary=x"},
+			"NotImplemented", "presigned PUT"},
 		{"wrong signature", "GET", "http://h/bkt/k?AWSAccessKeyId=" + testKeyID + "&Signature=AAAAAAAAAAAAAAAAAAAAAAAAAAA%3D&Expires=" + expires, nil,
 			"SignatureDoesNotMatch", ""},
 	}

@@ -180,8 +180,8 @@ func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isSigV2(r, query) {
-		return v.verifyV2(r, query)
+	if a, handled, err := v.verifyOther(r, query); handled {
+		return a, err
 	}
 	sr, err := parseSignature(r, query)
 	if err != nil {
