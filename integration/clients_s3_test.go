@@ -96,3 +96,42 @@ except botocore.exceptions.ClientError as e:
 		t.Error("the upstream secret is in the task's output")
 	}
 }
+
+// TestS3DenialReasonBoto3: boto3 shows why Airlock denied a request: a
+// GET's ClientError carries AccessDenied and the reason; a HEAD's (no
+// body) carries the request id and, in its response headers, the code and
+// the reason; and an unsigned retry of a denied read, as pandas makes over
+// s3fs (anon=True), is told why the signed request was denied.
+func TestS3DenialReasonBoto3(t *testing.T) {
+	needTool(t, "python3", "-c", "import boto3")
+	r := newS3Rig(t, false)
+	script := writeFile(t, filepath.Join(r.dir, "denied.py"), `
+import os, boto3, botocore
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+try:
+    s3.get_object(Bucket="lake", Key="secret/s.csv")
+except botocore.exceptions.ClientError as e:
+    print("get", e.response["Error"]["Code"], "|", e.response["Error"]["Message"])
+try:
+    s3.head_object(Bucket="lake", Key="secret/s.csv")
+except botocore.exceptions.ClientError as e:
+    h = e.response["ResponseMetadata"]["HTTPHeaders"]
+    print("head", e.response["Error"]["Code"], "| id", bool(e.response["ResponseMetadata"]["RequestId"]),
+          "|", h.get("x-amz-error-code"), "|", h.get("x-amz-error-message"))
+anon = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], config=Config(signature_version=botocore.UNSIGNED))
+try:
+    anon.get_object(Bucket="lake", Key="secret/s.csv")
+except botocore.exceptions.ClientError as e:
+    print("anonymous", e.response["Error"]["Code"], "|", e.response["Error"]["Message"])
+`)
+	out, err := r.shell(t, "python3 "+script)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	mustContain(t, "boto3 denials", out,
+		"get AccessDenied | airlock: no rule allows",
+		"head 403 | id True | AccessDenied | airlock: no rule allows",
+		"anonymous AccessDenied | Anonymous access is not allowed; sign the request with the local key; the last signed request for lake/secret/s.csv was denied: airlock: no rule allows (request id ",
+	)
+}
