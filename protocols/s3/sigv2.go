@@ -169,18 +169,21 @@ func parseV2Header(r *http.Request, h string) (*v2Request, error) {
 	if len(vs) != 1 {
 		return nil, denied("AWS authentication requires a valid Date or x-amz-date header")
 	}
-	t, err := http.ParseTime(vs[0])
+	t, err := parseV2Date(vs[0])
 	if err != nil {
 		return nil, denied("AWS authentication requires a valid Date or x-amz-date header")
 	}
-	sr.date, sr.dateLine = t.UTC(), vs[0]
+	sr.date, sr.dateLine = t, vs[0]
 	return sr, nil
 }
 
-// parseV2Date reads an x-amz-date value: an HTTP date or ISO 8601 basic.
+// parseV2Date reads a Date or x-amz-date value: an HTTP date, the same
+// with a numeric zone (s3cmd: "+0000"), or ISO 8601 basic.
 func parseV2Date(s string) (time.Time, error) {
-	if t, err := time.Parse(amzDateFmt, s); err == nil {
-		return t, nil
+	for _, layout := range []string{amzDateFmt, time.RFC1123Z} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
 	}
 	t, err := http.ParseTime(s)
 	return t.UTC(), err

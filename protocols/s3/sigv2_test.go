@@ -195,6 +195,8 @@ func TestVerifySigV2Vectors(t *testing.T) {
 				"X-Amz-Meta-ReviewedBy": "joe@example.com", "X-Amz-Meta-FileChecksum": "0x02661779", "X-Amz-Meta-Checksumalgorithm": "crc32"},
 			sts: "PUT\n4gJE4saaMU4BqNR0kLY+lw==\napplication/x-download\n" + date + "\n" +
 				"x-amz-meta-checksumalgorithm:crc32\nx-amz-meta-filechecksum:0x02661779\nx-amz-meta-reviewedby:joe@example.com\n/bkt/db-backup.dat.gz"},
+		{name: "x-amz-date with a numeric zone (s3cmd)", method: "GET", target: "/bkt/k", headers: map[string]string{"X-Amz-Date": testNow.Format(time.RFC1123Z)},
+			sts: "GET\n\n\n\nx-amz-date:" + testNow.Format(time.RFC1123Z) + "\n/bkt/k"},
 		{name: "x-amz-date empties the date line", method: "DELETE", target: "/bkt/k", headers: map[string]string{"X-Amz-Date": date},
 			sts: "DELETE\n\n\n\nx-amz-date:" + date + "\n/bkt/k"},
 		{name: "sub-resources sorted, values decoded; paging not signed", method: "GET", target: "/bkt/k?versionId=a%2Fb&acl&prefix=p", headers: map[string]string{"Date": date},
@@ -216,9 +218,14 @@ func TestVerifySigV2Vectors(t *testing.T) {
 		{name: "Date header signed but x-amz-date sent", method: "GET", target: "/bkt/k", headers: map[string]string{"Date": date, "X-Amz-Date": date},
 			sts: "GET\n\n\n" + date + "\n/bkt/k", wantCode: "SignatureDoesNotMatch"},
 	}
-	for _, c := range cases {
+	msgs := make([]string, len(cases))
+	for i, c := range cases {
+		msgs[i] = c.sts
+	}
+	sigs := pythonHMACSHA1(t, testSecret, msgs)
+	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sig := pythonHMACSHA1(t, testSecret, c.sts)
+			sig := sigs[i]
 			host := c.host
 			if host == "" {
 				host = "127.0.0.1:9000"
@@ -251,18 +258,28 @@ func urlQueryEscape(s string) string {
 	return strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D").Replace(s)
 }
 
-// pythonHMACSHA1 is base64(HMAC-SHA1(key, msg)) computed by Python.
-func pythonHMACSHA1(t *testing.T, key, msg string) string {
+// pythonHMACSHA1 is base64(HMAC-SHA1(key, msg)) of each msg, computed by
+// Python in one run.
+func pythonHMACSHA1(t *testing.T, key string, msgs []string) []string {
 	t.Helper()
-	cmd := exec.Command("python3", "-c", `import base64, hashlib, hmac, sys
-key, msg = sys.argv[1].encode(), sys.stdin.buffer.read()
-print(base64.b64encode(hmac.new(key, msg, hashlib.sha1).digest()).decode())`, key)
-	cmd.Stdin = strings.NewReader(msg)
+	in, err := json.Marshal(msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("python3", "-c", `import base64, hashlib, hmac, json, sys
+key = sys.argv[1].encode()
+msgs = json.load(sys.stdin)
+json.dump([base64.b64encode(hmac.new(key, m.encode(), hashlib.sha1).digest()).decode() for m in msgs], sys.stdout)`, key)
+	cmd.Stdin = strings.NewReader(string(in))
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
+	var sigs []string
+	if err := json.Unmarshal(out, &sigs); err != nil || len(sigs) != len(msgs) {
+		t.Fatalf("python hmac: %v, %d signatures for %d messages", err, len(sigs), len(msgs))
+	}
+	return sigs
 }
 
 // TestVerifySigV2Refusals: what Signature Version 2 cannot do gets an
