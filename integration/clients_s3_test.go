@@ -135,3 +135,34 @@ except botocore.exceptions.ClientError as e:
 		"anonymous AccessDenied | Anonymous access is not allowed; sign the request with the local key; the last signed request for lake/secret/s.csv was denied: airlock: no rule allows (request id ",
 	)
 }
+
+// TestS3SigV2CLIs: the presigned URLs `aws s3 presign` (CLI v1) and
+// `s3cmd signurl` make (Signature Version 2), fetched with curl, and s3cmd
+// signing its requests with Signature Version 2 headers (signature_v2).
+func TestS3SigV2CLIs(t *testing.T) {
+	needTool(t, "aws", "--version")
+	needTool(t, "s3cmd", "--version")
+	needTool(t, "curl", "--version")
+	r := newS3Rig(t, false)
+	host := strings.TrimPrefix(r.endpoint, "https://")
+	writeFile(t, filepath.Join(r.dir, "s3cfg"), "[default]\naccess_key = "+r.keyID+"\nsecret_key = "+r.key+
+		"\nhost_base = "+host+"\nhost_bucket = "+host+"\nuse_https = True\nca_certs_file = "+r.caFile+
+		"\ncheck_ssl_certificate = True\nsignurl_use_https = True\nsignature_v2 = True\n")
+	writeFile(t, filepath.Join(r.dir, "up.csv"), "from s3cmd\n")
+	for _, step := range []struct{ script, want string }{
+		{`url=$(aws s3 presign s3://lake/raw/a.csv --expires-in 300) && case "$url" in *AWSAccessKeyId=*Signature=*) ;; *) echo "not SigV2: $url"; exit 1;; esac && curl -fsS --cacert "$AWS_CA_BUNDLE" "$url"`, "seed raw/a.csv"},
+		{`url=$(s3cmd -c s3cfg signurl s3://lake/raw/2026/b.csv +300) && curl -fsS --cacert "$AWS_CA_BUNDLE" "$url"`, "seed raw/2026/b.csv"},
+		{`url=$(s3cmd -c s3cfg signurl s3://lake/secret/s.csv +300) && curl -sS --cacert "$AWS_CA_BUNDLE" "$url"`, "<Code>AccessDenied</Code><Message>airlock: no rule allows</Message>"},
+		{`s3cmd -c s3cfg get s3://lake/raw/a.csv -`, "seed raw/a.csv"},
+		{`s3cmd -c s3cfg put up.csv s3://lake/curated/s3cmd.csv`, "upload: 'up.csv' -> 's3://lake/curated/s3cmd.csv'"},
+		{`s3cmd -c s3cfg get s3://lake/secret/s.csv - || echo "exit $?"`, "ERROR: S3 error: 403"},
+	} {
+		out, err := r.shell(t, step.script)
+		if err != nil || !strings.Contains(out, step.want) {
+			t.Errorf("%s: %v, want %q in:\n%s", step.script, err, step.want, out)
+		}
+	}
+	if got, ok := r.object(t, "curated/s3cmd.csv"); !ok || string(got) != "from s3cmd\n" {
+		t.Errorf("s3cmd put: %q %v", got, ok)
+	}
+}
