@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need on a fresh Debian machine:
 # Debian packages (psql, PgBouncer, psycopg2, psycopg 3, asyncpg, SQLAlchemy,
-# boto3, s3cmd, the AWS CLI when Debian has it, the PostgreSQL server when initdb is
-# missing), the unprivileged
-# user internal/pgtest runs PostgreSQL as when tests run as root, and MinIO
-# in bin/ (scripts/install-minio.sh).
+# boto3, s3cmd, the AWS CLI when Debian has it, the PostgreSQL server when
+# initdb is missing), the unprivileged user internal/pgtest runs PostgreSQL
+# as when tests run as root, and MinIO in bin/ (scripts/install-minio.sh).
 #
 # Idempotent: every step checks first and says what it does; a second run
 # takes well under two seconds. Without root, missing packages are listed and
