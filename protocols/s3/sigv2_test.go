@@ -2,6 +2,9 @@ package s3_test
 
 import (
 	"bufio"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -326,4 +329,29 @@ func TestVerifySigV2Refusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkVerifySigV2Presigned: a Signature Version 2 presigned GET with a
+// response override, as boto3 makes it. Verify strips the query
+// authentication, so each round starts from a fresh copy of the query.
+func BenchmarkVerifySigV2Presigned(b *testing.B) {
+	expires := fmt.Sprint(testNow.Add(time.Hour).Unix())
+	m := hmacSHA1Base64(testSecret, "GET\n\n\n"+expires+"\n/bucket/data/2026/03/14/part-00042.parquet?response-content-type=application/octet-stream")
+	r := v2Request{Name: "bench", Method: "GET", URL: "http://127.0.0.1:9000/bucket/data/2026/03/14/part-00042.parquet?response-content-type=application%2Foctet-stream&AWSAccessKeyId=" +
+		testKeyID + "&Signature=" + urlQueryEscape(m) + "&Expires=" + expires, Headers: map[string]string{"Range": "bytes=0-1048575"}}.wire(b)
+	raw := r.URL.RawQuery
+	v := newVerifier(testNow)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.URL.RawQuery = raw
+		if _, err := v.Verify(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func hmacSHA1Base64(key, msg string) string {
+	m := hmac.New(sha1.New, []byte(key))
+	m.Write([]byte(msg))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
