@@ -105,7 +105,7 @@ var (
 		"pg_catalog.json_build_object", "pg_catalog.lower", "pg_catalog.obj_description", "pg_catalog.pg_encoding_to_char",
 		"pg_catalog.pg_function_is_visible", "pg_catalog.pg_get_constraintdef", "pg_catalog.pg_get_expr",
 		"pg_catalog.pg_get_function_arguments", "pg_catalog.pg_get_function_identity_arguments",
-		"pg_catalog.pg_get_function_result", "pg_catalog.pg_get_indexdef", "pg_catalog.pg_get_serial_sequence",
+		"pg_catalog.pg_get_function_result", "pg_catalog.pg_get_indexdef", "pg_catalog.pg_get_keywords", "pg_catalog.pg_get_serial_sequence",
 		"pg_catalog.pg_get_userbyid", "pg_catalog.pg_get_viewdef", "pg_catalog.pg_table_is_visible",
 		"pg_catalog.pg_type_is_visible", "pg_catalog.quote_ident", "pg_catalog.string_agg", "pg_catalog.unnest",
 		"pg_catalog.upper", "pg_catalog.version",
