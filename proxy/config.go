@@ -277,6 +277,18 @@ type Policy struct {
 	// Rules are checked for every request: a matching deny wins, then a
 	// matching allow; nothing matching denies.
 	Rules []policy.Rule `yaml:"rules"`
+	// Include adds named building blocks, each one allow rule named
+	// "preset.<name>" (rule names cannot start with "preset."):
+	// housekeeping (DEALLOCATE, FETCH/MOVE/CLOSE of cursors, UNLISTEN,
+	// DISCARD, RESET ALL, transaction statements, SET TRANSACTION, and
+	// pg_advisory_unlock_all(): what drivers and pools send on their own),
+	// catalog-metadata (SELECTs of a fixed list of pg_catalog and
+	// information_schema relations that describe schema objects, never
+	// pg_stats, pg_statistic or pg_stat_activity, and SHOW of non-secret
+	// settings: what drivers and ORMs read at connect) and
+	// s3-bucket-probes (HeadBucket, GetBucketLocation). The lists are in
+	// policy/presets.go.
+	Include []string `yaml:"include"`
 	// CostLimit bounds one rule's evaluation (CEL cost units; default 100000).
 	CostLimit uint64 `yaml:"cost_limit"`
 }

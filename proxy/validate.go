@@ -115,7 +115,14 @@ func (c *Config) Validate() error {
 	if c.Egress != nil && c.Egress.IdleTimeout < 0 {
 		v.add("egress.idle_timeout", "must not be negative")
 	}
-	if _, err := c.CompilePolicy(); err != nil {
+	for i, r := range c.Policy.Rules {
+		if strings.HasPrefix(r.Name, "preset.") {
+			v.add(fmt.Sprintf("policy.rules[%d].name", i), fmt.Sprintf("%q: the prefix \"preset.\" is kept for policy.include", r.Name))
+		}
+	}
+	if _, err := policy.PresetRules(c.Policy.Include); err != nil {
+		v.problems = append(v.problems, "policy."+err.Error())
+	} else if _, err := c.CompilePolicy(); err != nil {
 		var ce *policy.CompileError
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
@@ -147,7 +154,7 @@ func (c *Config) Validate() error {
 }
 
 // CompilePolicy compiles the rules Airlock decides with, in the configured
-// mode: policy.rules, then each egress.allow expression as an allow rule
+// mode: policy.rules, then the policy.include presets, then each egress.allow expression as an allow rule
 // named egress.allow[i] for http requests (policy.Options.Egress).
 func (c *Config) CompilePolicy() (*policy.Engine, error) {
 	return c.compilePolicy(c.Mode == "observe")
@@ -162,7 +169,15 @@ func (c *Config) compilePolicy(observe bool) (*policy.Engine, error) {
 	if c.Egress != nil {
 		opts.Egress = c.Egress.Allow
 	}
-	return policy.Compile(c.Policy.Rules, opts)
+	rules := c.Policy.Rules
+	if len(c.Policy.Include) > 0 {
+		presets, err := policy.PresetRules(c.Policy.Include)
+		if err != nil {
+			return nil, fmt.Errorf("policy.%w", err)
+		}
+		rules = append(slices.Clip(rules), presets...)
+	}
+	return policy.Compile(rules, opts)
 }
 
 type validator struct{ problems []string }

@@ -57,7 +57,7 @@ func s3Handler(env *Env) (*s3.Handler, error) {
 	}
 	return s3.New(s3.Config{
 		Check:        env.Gate.Check,
-		Verifier:     &s3.Verifier{Keys: []s3.LocalKey{{AccessKeyID: env.Local.S3KeyID, Secret: env.Local.S3Secret}}},
+		Verifier:     &s3.Verifier{Keys: []s3.LocalKey{{AccessKeyID: env.Local.S3KeyID, Secret: env.Local.S3Secret}}, HostSuffixes: suffixes},
 		Endpoint:     &url.URL{Scheme: endpoint.Scheme, Host: endpoint.Host},
 		Region:       c.Upstream.Region,
 		Credentials:  env.S3Credentials.Retrieve,

@@ -152,7 +152,7 @@ func (h *Handler) upstreamParams(st *startup) (map[string]string, string) {
 				return nil, fmt.Sprintf("database %q is not served here; this Airlock serves %q", v, h.cfg.Database)
 			}
 		case lk == "client_encoding":
-			if e := strings.ToUpper(strings.ReplaceAll(v, "-", "")); e != "UTF8" && e != "UNICODE" {
+			if !isUTF8Name(v) {
 				return nil, fmt.Sprintf("client_encoding %q is not allowed; only UTF8", v)
 			}
 		case slices.Contains(passParams, lk):
@@ -165,6 +165,28 @@ func (h *Handler) upstreamParams(st *startup) (map[string]string, string) {
 		}
 	}
 	return out, ""
+}
+
+// isUTF8Name reports whether PostgreSQL reads the encoding name v as UTF8.
+// PostgreSQL keeps only the ASCII letters and digits of a name, lower-cased
+// (so 'utf-8', UTF_8 and "Utf 8" are all utf8), refuses names of 64 bytes or
+// more before that, and knows UTF8 by two names: utf8 and unicode. (A byte
+// above 0x7f is dropped too in the C and UTF-8 locales a UTF8 database runs
+// under.) Airlock's upstream session is UTF8 whatever the client names.
+func isUTF8Name(v string) bool {
+	if v == "" || len(v) >= 64 {
+		return false
+	}
+	key := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= 'A' && c <= 'Z':
+			key = append(key, c+'a'-'A')
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			key = append(key, c)
+		}
+	}
+	return string(key) == "utf8" || string(key) == "unicode"
 }
 
 // prefixConn replays bytes already read before the connection's own.

@@ -47,6 +47,7 @@ type Handler struct {
 	cfg    Config
 	client *http.Client
 	signer *v4.Signer
+	recent recentDenials
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -99,7 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ae = &AuthError{Code: "AccessDenied", Message: "request could not be authenticated", Status: http.StatusForbidden}
 		}
 		id := h.guard(conn, "signature check failed: "+ae.Code, r.Method)
-		writeError(w, ae.Status, ae.Code, ae.Message, id)
+		writeError(w, ae.Status, ae.Code, h.recent.explain(r, h.cfg.HostSuffixes, ae.Message, h.cfg.Now()), id)
 		return
 	}
 	conn.User = auth.KeyID
@@ -132,6 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := h.cfg.Check(&reqs[i])
 		lastID = reqs[i].ID
 		if !d.Allow {
+			h.recent.note(reqs[i].S3.Bucket, reqs[i].S3.Key, d.Reason, reqs[i].ID, h.cfg.Now())
 			writeError(w, http.StatusForbidden, "AccessDenied", "airlock: "+d.Reason, reqs[i].ID)
 			return
 		}
@@ -193,12 +195,36 @@ type s3Error struct {
 	RequestID string   `xml:"RequestId"`
 }
 
+// writeError answers with S3's XML error. The code and message go into
+// headers too, because a HEAD answer has no body and SDKs then show only
+// the status: x-amz-error-code / x-amz-error-message, and the names MinIO
+// sends on HEAD errors (x-minio-error-code, x-minio-error-desc, quoted).
 func writeError(w http.ResponseWriter, status int, code, msg, requestID string) {
-	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("x-amz-request-id", requestID)
+	h := w.Header()
+	h.Set("Content-Type", "application/xml")
+	h.Set("x-amz-request-id", requestID)
+	h.Set("x-amz-error-code", headerSafe(code))
+	h.Set("x-amz-error-message", headerSafe(msg))
+	h.Set("x-minio-error-code", headerSafe(code))
+	h.Set("x-minio-error-desc", `"`+headerSafe(msg)+`"`)
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, xml.Header)
 	_ = xml.NewEncoder(w).Encode(s3Error{Code: code, Message: msg, RequestID: requestID})
+}
+
+// headerSafe makes s a header value: printable ASCII only (anything else
+// becomes '?'), double quotes as single ones, at most 512 bytes.
+func headerSafe(s string) string {
+	b := []byte(s[:min(len(s), 512)])
+	for i, c := range b {
+		switch {
+		case c == '"':
+			b[i] = '\''
+		case c < 0x20 || c > 0x7e:
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 // hostOf strips a port.

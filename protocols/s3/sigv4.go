@@ -41,6 +41,10 @@ type Verifier struct {
 	MaxChunkSize int
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// HostSuffixes mark virtual-hosted-style requests, as the Handler's
+	// do: a Signature Version 2 signature names the bucket. Nil means
+	// localhost.
+	HostSuffixes []string
 }
 
 // Payload modes: how the request's body is protected, from the client's
@@ -175,6 +179,9 @@ func (v *Verifier) Verify(r *http.Request) (*Auth, error) {
 	query, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, err
+	}
+	if a, handled, err := v.verifyOther(r, query); handled {
+		return a, err
 	}
 	sr, err := parseSignature(r, query)
 	if err != nil {

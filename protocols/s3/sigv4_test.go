@@ -362,7 +362,7 @@ func TestVerifyRefuses(t *testing.T) {
 			r.Header.Del("Authorization")
 			return r
 		}},
-		{name: "sigv2", code: "InvalidRequest", edit: func(t *testing.T, r *http.Request) *http.Request {
+		{name: "sigv2 with a wrong signature", code: "SignatureDoesNotMatch", edit: func(t *testing.T, r *http.Request) *http.Request {
 			r.Header.Set("Authorization", "AWS "+testKeyID+":c2lnbmF0dXJl")
 			return r
 		}},
