@@ -111,6 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if ae, why := lengthRefusal(r, auth.PayloadMode); ae != nil {
 		id := h.guardOp(conn, why, op)
+		discardBody(w, r)
 		writeError(w, ae.Status, ae.Code, ae.Message, id)
 		return
 	}
@@ -137,6 +138,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d := h.cfg.Check(&reqs[i])
 		lastID = reqs[i].ID
 		if !d.Allow {
+			discardBody(w, r)
 			writeError(w, http.StatusForbidden, "AccessDenied", "airlock: "+d.Reason, reqs[i].ID)
 			return
 		}

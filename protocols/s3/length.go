@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // A request body of unknown length (Transfer-Encoding: chunked without
@@ -73,6 +74,25 @@ func drainEmpty(body io.Reader) error {
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// Bounds of discardBody.
+const (
+	maxDiscard  = 64 << 20
+	discardTime = 30 * time.Second
+)
+
+// discardBody reads and throws away, within bounds, the body of a request
+// refused before it was forwarded, so that a client that sends its whole
+// body before it reads the answer (one without "Expect: 100-continue")
+// receives the S3 error rather than a reset connection. A client waiting
+// for "100 Continue" is answered at once: reading would ask it for the body.
+func discardBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		return
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(discardTime))
+	_, _ = io.CopyN(io.Discard, r.Body, maxDiscard)
 }
 
 // failedReader remembers the first error its reader returned other than
