@@ -281,3 +281,45 @@ func TestBodyNeverReplaced(t *testing.T) {
 		})
 	}
 }
+
+// TestBodyTransferEncodingTricks: framings that disagree with themselves
+// (Content-Length next to chunked, transfer codings other than chunked)
+// are refused, by the HTTP server or the handler, and no whole body
+// reaches the upstream.
+func TestBodyTransferEncodingTricks(t *testing.T) {
+	data := patterned(5000)
+	cases := []struct {
+		name    string
+		framing string
+		extra   []string
+	}{
+		{"Content-Length and chunked", framedChunked, []string{"Content-Length: 5000"}},
+		{"Content-Length 0 and chunked", framedChunked, []string{"Content-Length: 0"}},
+		{"chunked twice", framedChunked, []string{"Transfer-Encoding: chunked"}},
+		{"gzip, chunked", framedChunked, []string{"Transfer-Encoding: gzip"}},
+		{"identity", framedLength, []string{"Transfer-Encoding: identity"}},
+		{"two Content-Lengths", framedLength, []string{"Content-Length: 10"}},
+	}
+	for _, tc := range cases {
+		for _, p := range []string{"presigned", s3.PayloadUnsigned} {
+			t.Run(tc.name+"/"+p, func(t *testing.T) {
+				r := newBodyRig(t)
+				req := presigned(t, r.addr, "/bucket/k")
+				if p != "presigned" {
+					req = headerSigned(t, r.addr, "/bucket/k", "", p, nil)
+				}
+				status, msg := sendRaw(t, r.addr, req, data, tc.framing, tc.extra...)
+				up := r.upstream()
+				if status < 400 && status != 0 {
+					t.Fatalf("answered %d %s", status, msg)
+				}
+				for _, b := range up {
+					if b.whole {
+						t.Fatalf("answered %d, but the upstream received a whole %d-byte body", status, len(b.data))
+					}
+				}
+				t.Logf("%d %.60s", status, msg)
+			})
+		}
+	}
+}
