@@ -583,9 +583,10 @@ func (b *bodyRun) cutShort(t *testing.T, key string, presign bool) {
 	}
 }
 
-// TestS3StreamedPresignedPutExec: curl uploading from a pipe (curl -T -,
-// Transfer-Encoding: chunked, no Content-Length) to a presigned URL made by
-// boto3, inside `airlock exec`. MinIO itself refuses such a body with 411
+// TestS3StreamedPresignedPutExec: curl uploading from a pipe (curl -T -)
+// and Python requests uploading from a generator, both Transfer-Encoding:
+// chunked without Content-Length, to presigned URLs made by boto3, inside
+// `airlock exec`. MinIO itself refuses such a body with 411
 // MissingContentLength; through Airlock the client gets the same 411,
 // nothing is stored, and the audit log says why.
 func TestS3StreamedPresignedPutExec(t *testing.T) {
@@ -635,40 +636,57 @@ policy:
     - {name: write-curated, allow: 's3.action == "PutObject" && s3.bucket == "lake" && s3.key.startsWith("curated/")'}
 `, m.Endpoint, m.AccessKey, secretFile, auditPath, writeFile(t, filepath.Join(dir, "key"), "streamed-put-audit-key-0123456789")))
 	const task = `
-url=$(python3 -c '
-import os, boto3
+presign() {
+	python3 -c '
+import os, sys, boto3
 from botocore.config import Config
 c = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
-print(c.generate_presigned_url("put_object", Params={"Bucket": "lake", "Key": "curated/streamed.bin"}, ExpiresIn=600))
-') || exit 3
-cat "$IN" | curl -sS -T - -o "$OUT/answer" -w '%{http_code}' "$url" > "$OUT/code"
+print(c.generate_presigned_url("put_object", Params={"Bucket": "lake", "Key": sys.argv[1]}, ExpiresIn=600))
+' "$1"
+}
+url=$(presign curated/streamed-curl.bin) || exit 3
+cat "$IN" | curl -sS -T - -o "$OUT/answer-curl" -w '%{http_code}' "$url" > "$OUT/code-curl"
+url=$(presign curated/streamed-requests.bin) || exit 3
+python3 -c '
+import os, sys, requests
+def chunks():
+	with open(os.environ["IN"], "rb") as f:
+		while b := f.read(100000):
+			yield b
+r = requests.put(sys.argv[1], data=chunks(), verify=os.environ.get("REQUESTS_CA_BUNDLE", True))
+open(os.environ["OUT"] + "/code-requests", "w").write(str(r.status_code))
+open(os.environ["OUT"] + "/answer-requests", "w").write(r.text)
+' "$url" || exit 4
 `
 	res := airlock(t, []string{"IN=" + in, "OUT=" + dir}, "exec", "-c", config, "--", "sh", "-c", task)
 	if res.code != 0 {
 		t.Fatalf("airlock exec: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
-	code := readFile(t, filepath.Join(dir, "code"))
-	answer := readFile(t, filepath.Join(dir, "answer"))
-	out, err := s3Direct(t, m).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String("curated/streamed.bin")})
-	switch {
-	case code == "200":
-		if err != nil {
-			t.Fatalf("curl got 200, but MinIO holds no object: %v", err)
+	for _, client := range []string{"curl", "requests"} {
+		key := "curated/streamed-" + client + ".bin"
+		code := readFile(t, filepath.Join(dir, "code-"+client))
+		answer := readFile(t, filepath.Join(dir, "answer-"+client))
+		out, err := s3Direct(t, m).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String(key)})
+		switch code {
+		case "200":
+			if err != nil {
+				t.Fatalf("%s got 200, but MinIO holds no object: %v", client, err)
+			}
+			got, _ := io.ReadAll(out.Body)
+			out.Body.Close()
+			if !bytes.Equal(got, data) {
+				t.Fatalf("%s got 200; MinIO holds %d bytes, not the %d sent", client, len(got), len(data))
+			}
+		case "411":
+			mustContain(t, client+"'s answer", answer, "<Code>MissingContentLength</Code>")
+			var nsk *types.NoSuchKey
+			if !errors.As(err, &nsk) {
+				t.Fatalf("%s got 411, but MinIO answers %v", client, err)
+			}
+			mustContain(t, "the audit log", readFile(t, auditPath), `"decision":"deny"`, "unknown length", "lake/"+key)
+		default:
+			t.Fatalf("%s got %q %s, want the whole body stored or 411", client, code, answer)
 		}
-		got, _ := io.ReadAll(out.Body)
-		out.Body.Close()
-		if !bytes.Equal(got, data) {
-			t.Fatalf("curl got 200; MinIO holds %d bytes, not the %d sent", len(got), len(data))
-		}
-	case code == "411":
-		mustContain(t, "the answer", answer, "<Code>MissingContentLength</Code>")
-		var nsk *types.NoSuchKey
-		if !errors.As(err, &nsk) {
-			t.Fatalf("curl got 411, but MinIO answers %v", err)
-		}
-		mustContain(t, "the audit log", readFile(t, auditPath), `"decision":"deny"`, "unknown length", "lake/curated/streamed.bin")
-	default:
-		t.Fatalf("curl got %q %s, want the whole body stored or 411", code, answer)
 	}
 }
 
