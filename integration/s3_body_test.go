@@ -128,6 +128,7 @@ var uploadPaths = []uploadPath{
 	{name: "multipart-part-chunked", want: "MissingContentLength", send: func(t *testing.T, b *bodyRun, u upload) outcome {
 		return b.multipart(t, u, true)
 	}},
+	{name: "multipart-sdk", send: multipartSDK},
 	{name: "copy", send: copyObject},
 }
 
@@ -489,6 +490,36 @@ func (b *bodyRun) multipart(t *testing.T, u upload, streamed bool) outcome {
 			t.Fatalf("ListParts in MinIO: %v, %d parts, want %d", err, len(lp.Parts), n)
 		}
 		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: lp.Parts[n-1].ETag})
+	}
+	_, err = b.sdk.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("lake"), Key: aws.String(u.key),
+		UploadId: cr.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	return sdkOutcome(t, err)
+}
+
+// multipartSDK is a multipart upload by the SDK: its UploadPart is signed
+// by SHA-256 over plain HTTP, aws-chunked with a CRC32 trailer over TLS,
+// and the upload names CRC32 as its checksum.
+func multipartSDK(t *testing.T, b *bodyRun, u upload) outcome {
+	t.Helper()
+	ctx := context.Background()
+	cr, err := b.sdk.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("lake"), Key: aws.String(u.key),
+		Metadata: u.meta, ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	if err != nil {
+		t.Fatalf("CreateMultipartUpload: %v", err)
+	}
+	var parts []types.CompletedPart
+	for n, off := int32(1), 0; off < len(u.data) || n == 1; n++ {
+		part := u.data[off:min(off+5<<20, len(u.data))]
+		off += len(part)
+		out, err := b.sdk.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("lake"), Key: aws.String(u.key), UploadId: cr.UploadId,
+			PartNumber: aws.Int32(n), Body: bytes.NewReader(part), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+		if err != nil {
+			if _, aerr := b.sdk.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String("lake"), Key: aws.String(u.key), UploadId: cr.UploadId}); aerr != nil {
+				t.Fatalf("AbortMultipartUpload: %v", aerr)
+			}
+			return sdkOutcome(t, err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32})
 	}
 	_, err = b.sdk.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("lake"), Key: aws.String(u.key),
 		UploadId: cr.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
