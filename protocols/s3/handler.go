@@ -118,6 +118,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := auth.Body(r)
 	if err != nil {
 		id := h.guardOp(conn, "request body refused: "+err.Error(), op)
+		discardBody(w, r)
 		var ae *AuthError
 		if errors.As(err, &ae) { // e.g. 411 MissingContentLength: the client's own S3 error
 			writeError(w, ae.Status, ae.Code, ae.Message, id)
