@@ -17,9 +17,8 @@ import (
 // answers exactly this 411), so the upload would fail upstream anyway,
 // only later and with Airlock's own request. Learning the length by
 // holding the whole body would break the constant-memory promise for
-// bodies of any size. And forwarding it as an empty body, which an
-// unknown length once became here, stores an empty object under a 200:
-// silent loss of the client's data. So the client learns at once, in
+// bodies of any size. And forwarding it as an empty body would store an
+// empty object under a 200: silent loss of the client's data. So the client learns at once, in
 // S3's own words, that it must send a length, and the upstream never sees
 // the request.
 
