@@ -323,3 +323,45 @@ func TestBodyTransferEncodingTricks(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHandlerPut streams 64 MiB UNSIGNED-PAYLOAD PutObject bodies
+// through the handler to a local upstream that reads and drops them.
+func BenchmarkHandlerPut(b *testing.B) {
+	const size = 64 << 20
+	data := make([]byte, size)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if n, err := io.Copy(io.Discard, req.Body); err != nil || n != size {
+			w.WriteHeader(http.StatusBadRequest)
+		}
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	h, err := s3.New(s3.Config{
+		Check:    func(*policy.Request) policy.Decision { return policy.Decision{Allow: true} },
+		Verifier: newVerifier(testNow), Endpoint: u, Region: testRegion, Log: zerolog.Nop(),
+		Credentials: func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIDHELD", SecretAccessKey: "held-secret"}, nil
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	local := httptest.NewServer(h)
+	defer local.Close()
+	host := strings.TrimPrefix(local.URL, "http://")
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := headerSigned(b, host, "/bucket/big", "", s3.PayloadUnsigned, nil)
+		req.URL.Scheme, req.URL.Host = "http", host
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(data)), size
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
