@@ -27,9 +27,10 @@ import (
 // chunked without Content-Length, to presigned URLs made by boto3, inside
 // `airlock exec`. MinIO itself refuses such a body with 411
 // MissingContentLength; through Airlock the client gets the same 411,
-// nothing is stored, and the audit log says why.
+// nothing is stored, and the audit log says why. The AWS CLI reading the
+// same pipe (aws s3 cp -) sends parts of known length and stores it whole.
 func TestS3StreamedPresignedPutExec(t *testing.T) {
-	for _, tool := range []string{"curl", "python3"} {
+	for _, tool := range []string{"curl", "python3", "aws"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed", tool)
 		}
@@ -72,7 +73,7 @@ s3:
 audit: {path: %s, key_file: %s}
 policy:
   rules:
-    - {name: write-curated, allow: 's3.action == "PutObject" && s3.bucket == "lake" && s3.key.startsWith("curated/")'}
+    - {name: write-curated, allow: 's3.action in ["PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"] && s3.bucket == "lake" && s3.key.startsWith("curated/")'}
 `, m.Endpoint, m.AccessKey, secretFile, auditPath, writeFile(t, filepath.Join(dir, "key"), "streamed-put-audit-key-0123456789")))
 	const task = `
 presign() {
@@ -96,25 +97,26 @@ r = requests.put(sys.argv[1], data=chunks(), verify=os.environ.get("REQUESTS_CA_
 open(os.environ["OUT"] + "/code-requests", "w").write(str(r.status_code))
 open(os.environ["OUT"] + "/answer-requests", "w").write(r.text)
 ' "$url" || exit 4
+cat "$IN" | aws s3 cp - s3://lake/curated/streamed-awscli.bin > "$OUT/awscli.log" 2>&1 || exit 5
 `
 	res := airlock(t, []string{"IN=" + in, "OUT=" + dir}, "exec", "-c", config, "--", "sh", "-c", task)
 	if res.code != 0 {
 		t.Fatalf("airlock exec: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
+	// The AWS CLI reads a pipe in parts of known length (multipart): it
+	// stores the whole body.
+	if got, err := getDirect(t, m, "curated/streamed-awscli.bin"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("aws s3 cp - : MinIO holds %d bytes (%v), want the %d sent", len(got), err, len(data))
+	}
 	for _, client := range []string{"curl", "requests"} {
 		key := "curated/streamed-" + client + ".bin"
 		code := readFile(t, filepath.Join(dir, "code-"+client))
 		answer := readFile(t, filepath.Join(dir, "answer-"+client))
-		out, err := s3Direct(t, m).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String(key)})
+		got, err := getDirect(t, m, key)
 		switch code {
 		case "200":
-			if err != nil {
-				t.Fatalf("%s got 200, but MinIO holds no object: %v", client, err)
-			}
-			got, _ := io.ReadAll(out.Body)
-			out.Body.Close()
-			if !bytes.Equal(got, data) {
-				t.Fatalf("%s got 200; MinIO holds %d bytes, not the %d sent", client, len(got), len(data))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%s got 200; MinIO holds %d bytes (%v), not the %d sent", client, len(got), err, len(data))
 			}
 		case "411":
 			mustContain(t, client+"'s answer", answer, "<Code>MissingContentLength</Code>")
@@ -127,6 +129,16 @@ open(os.environ["OUT"] + "/answer-requests", "w").write(r.text)
 			t.Fatalf("%s got %q %s, want the whole body stored or 411", client, code, answer)
 		}
 	}
+}
+
+// getDirect reads an object of bucket lake from m with its root credentials.
+func getDirect(t *testing.T, m *miniotest.Server, key string) ([]byte, error) {
+	out, err := s3Direct(t, m).GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
 }
 
 // s3Direct is a client of m with its root credentials.
