@@ -42,6 +42,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 			return
 		}
 	}
+	if length < 0 { // refused in ServeHTTP already; never sent as an empty body
+		writeError(w, errUnknownLength.Status, errUnknownLength.Code, errUnknownLength.Message, requestID)
+		return
+	}
 	var reqBody io.Reader = body
 	// A body the client signed by its SHA-256 goes upstream as
 	// UNSIGNED-PAYLOAD: body's hashReader holds its last bytes back until
@@ -54,8 +58,19 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 	switch {
 	case reframe:
 		reqBody, length, payload = newTrailerBody(db, decoded), encodedLength(decoded, db.TrailerName()), payloadUnsignedTrailer
-	case length <= 0:
-		reqBody, length = http.NoBody, 0
+	case length == 0:
+		// Nothing goes upstream, but the body still proves it is empty
+		// (its signed SHA-256, its chunk signatures) before the
+		// upstream is told so.
+		if err := drainEmpty(body); err != nil {
+			h.bodyFailed(w, err, requestID)
+			return
+		}
+		reqBody = http.NoBody
+	}
+	fr := &failedReader{r: reqBody}
+	if reqBody != http.NoBody {
+		reqBody = fr
 	}
 	out, err := http.NewRequestWithContext(ctx, r.Method, u.String(), reqBody)
 	if err != nil {
@@ -81,9 +96,11 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 	}
 	resp, err := h.client.Do(out)
 	if err != nil {
-		var ae *AuthError
-		if errors.As(err, &ae) { // the body failed verification mid-stream: the upstream request was aborted
-			writeError(w, ae.Status, ae.Code, ae.Message, requestID)
+		// The body failed verification mid-stream, or the client's
+		// connection ended before its length: the transport aborted the
+		// upstream request, which never got the whole body.
+		if berr := fr.failure(); berr != nil {
+			h.bodyFailed(w, berr, requestID)
 			return
 		}
 		h.cfg.Log.Warn().Err(err).Str("request_id", requestID).Msg("upstream request failed")
@@ -108,6 +125,18 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, op Op, auth *A
 	if _, err := pipeCopy(w, resp.Body); err != nil {
 		h.cfg.Log.Debug().Err(err).Str("request_id", requestID).Msg("response body cut short")
 	}
+}
+
+// bodyFailed answers a request whose body failed verification or ended
+// early, after the upstream request was aborted or before it was sent:
+// the upstream stored nothing.
+func (h *Handler) bodyFailed(w http.ResponseWriter, err error, requestID string) {
+	h.cfg.Log.Warn().Err(err).Str("request_id", requestID).Msg("request body refused; nothing was stored upstream")
+	var ae *AuthError
+	if !errors.As(err, &ae) {
+		ae = incomplete(err)
+	}
+	writeError(w, ae.Status, ae.Code, ae.Message, requestID)
 }
 
 // escapeKey encodes a key for the upstream path: every byte but the

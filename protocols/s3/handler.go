@@ -110,9 +110,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", "airlock: "+err.Error(), id)
 		return
 	}
+	if ae, why := lengthRefusal(r, auth.PayloadMode); ae != nil {
+		id := h.guardOp(conn, why, op)
+		discardBody(w, r)
+		writeError(w, ae.Status, ae.Code, ae.Message, id)
+		return
+	}
 	body, err := auth.Body(r)
 	if err != nil {
-		id := h.guard(conn, "request body refused: "+err.Error(), op.S3.Action)
+		id := h.guardOp(conn, "request body refused: "+err.Error(), op)
+		discardBody(w, r)
 		var ae *AuthError
 		if errors.As(err, &ae) { // e.g. 411 MissingContentLength: the client's own S3 error
 			writeError(w, ae.Status, ae.Code, ae.Message, id)
@@ -134,6 +141,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lastID = reqs[i].ID
 		if !d.Allow {
 			h.recent.note(reqs[i].S3.Bucket, reqs[i].S3.Key, d.Reason, reqs[i].ID, h.cfg.Now())
+			discardBody(w, r)
 			writeError(w, http.StatusForbidden, "AccessDenied", "airlock: "+d.Reason, reqs[i].ID)
 			return
 		}
@@ -183,6 +191,14 @@ func (h *Handler) requests(conn policy.Conn, op Op, body io.ReadCloser) ([]polic
 // guard records a denial no rule decides and returns its request id.
 func (h *Handler) guard(conn policy.Conn, reason, action string) string {
 	req := policy.Request{Protocol: policy.ProtocolS3, Conn: conn, Guard: reason, S3: policy.S3{Action: action}}
+	h.cfg.Check(&req)
+	return req.ID
+}
+
+// guardOp records a denial no rule decides, with the operation's action
+// and resources, and returns its request id.
+func (h *Handler) guardOp(conn policy.Conn, reason string, op Op) string {
+	req := policy.Request{Protocol: policy.ProtocolS3, Conn: conn, Guard: reason, S3: op.S3}
 	h.cfg.Check(&req)
 	return req.ID
 }
