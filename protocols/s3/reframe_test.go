@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,5 +110,19 @@ func TestTrailerBodyRefusesBadSource(t *testing.T) {
 	}
 	if strings.Contains(string(framed), "0\r\nx-amz-checksum") {
 		t.Fatal("the final chunk went out before the checksum was verified")
+	}
+}
+
+func TestWithoutAWSChunked(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"deflate, aws-chunked, gzip"}, []string{"deflate, gzip"}},
+		{[]string{"aws-chunked"}, nil},
+		{[]string{"AWS-Chunked,gzip"}, []string{"gzip"}},
+		{[]string{"deflate,  gzip"}, []string{"deflate,  gzip"}}, // untouched
+		{[]string{"aws-chunked", "br"}, []string{"br"}},
+	} {
+		if got := withoutAWSChunked(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("withoutAWSChunked(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
