@@ -36,8 +36,10 @@ func (s *Server) startCredentials(ctx context.Context) error {
 			s.log.Warn().Msg("postgres: static credentials are not short-lived; use ephemeral-role or vault in production")
 			src = st
 		case "ephemeral-role":
-			src = credentials.NewEphemeralRole(credentials.EphemeralRoleOptions{AdminDSNFile: c.AdminDSNFile, TaskID: s.cfg.Task.ID,
+			er := credentials.NewEphemeralRole(credentials.EphemeralRoleOptions{AdminDSNFile: c.AdminDSNFile, TaskID: s.cfg.Task.ID,
 				Grant: c.Grant, ReassignTo: c.ReassignTo, ConnectionLimit: c.ConnectionLimit, Log: s.log, Now: s.now})
+			s.held = append(s.held, er.Secrets) // the bootstrap admin DSN and its password
+			src = er
 		case "vault":
 			opts := credentials.VaultOptions{Address: c.Address, Mount: c.Mount, Role: c.Role, TokenFile: c.TokenFile,
 				CAFile: c.CAFile, Log: s.log, Now: s.now}

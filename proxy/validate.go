@@ -138,6 +138,9 @@ func (c *Config) Validate() error {
 	if c.Shutdown.SigtermExitCode < 0 || c.Shutdown.SigtermExitCode > 255 {
 		v.add("shutdown.sigterm_exit_code", fmt.Sprintf("%d is not an exit code (0-255)", c.Shutdown.SigtermExitCode))
 	}
+	if c.Exec.User == "" && c.Exec.Group != "" {
+		v.add("exec.group", "set, but exec.user is not; name the user too (e.g. exec: {user: nobody, group: nogroup})")
+	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
 	if len(v.problems) > 0 {

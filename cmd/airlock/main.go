@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/airlockproxy/airlock/proxy"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -37,6 +39,16 @@ Run "airlock COMMAND -h" for a command's flags.
 `
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == proxy.ReaperArg {
+		_ = proxy.Harden()
+		os.Exit(proxy.RunReaper(os.Args[2:])) // the task's reaper in exec mode
+	}
+	// Never dumpable, in every mode: a process of the same user cannot read
+	// Airlock's memory, environment or descriptors through /proc.
+	if err := proxy.Harden(); err != nil {
+		fmt.Fprintln(os.Stderr, "airlock:", err)
+		os.Exit(1)
+	}
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

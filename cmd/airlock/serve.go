@@ -36,6 +36,11 @@ func cmdServe(args []string, execMode bool, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 2, err
 	}
+	if execMode {
+		if err := cfg.ValidateExec(); err != nil {
+			return 2, err
+		}
+	}
 	log := newLogger(cfg.Log, stderr)
 	// Catch signals before anything starts, so none is lost in between.
 	signals := make(chan os.Signal, 8)

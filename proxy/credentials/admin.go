@@ -22,19 +22,9 @@ const closeTimeout = 5 * time.Second
 // connectAdmin reads the admin connection string from path and connects.
 // The string is a secret: no error carries any of it.
 func connectAdmin(ctx context.Context, path string) (*pgx.Conn, error) {
-	b, err := os.ReadFile(path)
+	cfg, _, err := readAdminDSN(path)
 	if err != nil {
-		return nil, fmt.Errorf("read admin DSN file: %w", err)
-	}
-	dsn := strings.TrimSpace(string(b))
-	if dsn == "" {
-		return nil, fmt.Errorf("admin DSN file %s is empty", path)
-	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		// Not wrapped: pgx's message quotes the string, password redaction
-		// being best effort.
-		return nil, fmt.Errorf("parse admin DSN in %s: not a valid connection string (details withheld: they may quote it)", path)
+		return nil, err
 	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "airlock"
@@ -45,6 +35,40 @@ func connectAdmin(ctx context.Context, path string) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("connect as admin: %w", err)
 	}
 	return conn, nil
+}
+
+// readAdminDSN reads and parses the admin connection string in path. It
+// also returns the secret values it holds: the string itself and the
+// password (from the string, or from the password file libpq would use).
+func readAdminDSN(path string) (*pgx.ConnConfig, []string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read admin DSN file: %w", err)
+	}
+	dsn := strings.TrimSpace(string(b))
+	if dsn == "" {
+		return nil, nil, fmt.Errorf("admin DSN file %s is empty", path)
+	}
+	secrets := []string{dsn}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// Not wrapped: pgx's message quotes the string, password redaction
+		// being best effort.
+		return nil, secrets, fmt.Errorf("parse admin DSN in %s: not a valid connection string (details withheld: they may quote it)", path)
+	}
+	if cfg.Password != "" {
+		secrets = append(secrets, cfg.Password)
+	}
+	return cfg, secrets, nil
+}
+
+// AdminSecrets returns the secret values in the admin DSN file at path
+// (the connection string and its password), for keeping them out of a
+// child's environment. A file that cannot be read or parsed yields what
+// could be read.
+func AdminSecrets(path string) []string {
+	_, s, _ := readAdminDSN(path)
+	return s
 }
 
 // closeConn ends an admin session, bounded.
