@@ -48,4 +48,3 @@ func (t *task) signal(sig syscall.Signal) error {
 	}
 	return nil
 }
-
