@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/airlockproxy/airlock/internal/pgtest"
+	"github.com/airlockproxy/airlock/proxy"
 )
 
 // carriers are the ways a variable of Airlock's own environment may carry
@@ -179,4 +180,36 @@ func fakeVaultAPI(t *testing.T, token, password string) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestValidateExec: exec.user and exec.group must resolve to an
+// unprivileged account, and changing user needs root.
+func TestValidateExec(t *testing.T) {
+	root := os.Geteuid() == 0
+	for _, tc := range []struct {
+		name, exec string
+		want       string // a substring of the error; empty: valid
+	}{
+		{"no secrets, no exec section", "", ""},
+		{"unknown user", "exec: {user: no-such-user-x}", "exec.user: no user"},
+		{"root is refused", "exec: {user: root}", "exec.user"},
+		{"unknown group", "exec: {user: nobody, group: no-such-group-x}", "exec.group"},
+		{"user:group and group disagree", "exec: {user: 'nobody:nogroup', group: root}", "exec.group"},
+		{"nobody", "exec: {user: nobody}", map[bool]string{true: "", false: "only root"}[root]},
+		{"numeric uid:gid", "exec: {user: '65534:65534'}", map[bool]string{true: "", false: "only root"}[root]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := proxy.ParseConfig([]byte("task: {id: x}\n"+tc.exec+"\n"), func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.ValidateExec()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one with %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -105,6 +105,9 @@ func lookupExecUser(spec, group string) (*execIdentity, error) {
 		}
 		id.GID = gid
 	}
+	if id.GID == 0 {
+		return nil, fmt.Errorf("%w %q: the task would run in group root; name an unprivileged group (e.g. nogroup)", errGroup, group)
+	}
 	return id, nil
 }
 

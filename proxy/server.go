@@ -252,7 +252,11 @@ func (s *Server) openAudit() error {
 		return err
 	}
 	s.audit = l
-	return l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart,
+	digest, err := s.cfg.PolicyDigest()
+	if err != nil {
+		return fmt.Errorf("policy digest: %w", err)
+	}
+	return l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart, PolicySHA256: digest,
 		Detail: fmt.Sprintf("mode=%s ttl=%s rules=%d", s.cfg.Mode, s.cfg.Task.TTL.D(), len(s.cfg.Policy.Rules))})
 }
 

@@ -161,11 +161,21 @@ func (c *Config) CompilePolicy() (*policy.Engine, error) {
 func (c *Config) CompileEnforcing() (*policy.Engine, error) { return c.compilePolicy(false) }
 
 func (c *Config) compilePolicy(observe bool) (*policy.Engine, error) {
+	return policy.Compile(c.Policy.Rules, c.policyOptions(observe))
+}
+
+func (c *Config) policyOptions(observe bool) policy.Options {
 	opts := policy.Options{Observe: observe, CostLimit: c.Policy.CostLimit}
 	if c.Egress != nil {
 		opts.Egress = c.Egress.Allow
 	}
-	return policy.Compile(c.Policy.Rules, opts)
+	return opts
+}
+
+// PolicyDigest is the digest (policy.Engine.Digest) of the rule set
+// CompilePolicy compiles, for the start record.
+func (c *Config) PolicyDigest() (string, error) {
+	return policy.PolicyDigest(c.Policy.Rules, c.policyOptions(c.Mode == "observe"))
 }
 
 type validator struct{ problems []string }
