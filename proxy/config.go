@@ -299,7 +299,9 @@ type Audit struct {
 // Shutdown tunes how Airlock stops.
 type Shutdown struct {
 	// Drain bounds how long open connections may finish after a stop is
-	// asked for. Default 10s.
+	// asked for. It is also how long a failed revocation is retried (at
+	// least 5s; then Airlock exits 125), and in exec mode how long the
+	// task's process group has between SIGTERM and SIGKILL. Default 10s.
 	Drain Duration `yaml:"drain"`
 	// SigtermExitCode is the exit code of run mode after a graceful SIGTERM.
 	// Default 0.

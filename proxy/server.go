@@ -492,7 +492,9 @@ func (s *Server) Shutdown(reason StopReason) int {
 		drain = 0 // deny, close, exit
 	}
 	s.drain(drain)
-	s.stopCredentials() // after connections close
+	if s.stopCredentials() { // after connections close
+		code = ExitRevokeFailed
+	}
 	s.state.Store(int32(stateStopped))
 	err := s.audit.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseExit,
 		Detail: fmt.Sprintf("%s: %s (exit %d)", reason.Kind, reason.Detail, code)})

@@ -194,16 +194,51 @@ func RevokeStale(ctx context.Context, adminDSNFile, reassignTo string, now time.
 	if err != nil {
 		return nil, fmt.Errorf("list stale roles: %w", err)
 	}
+	return dropRoles(ctx, conn, stale, reassignTo, log)
+}
+
+// RevokeTask drops every role EphemeralRole made for task, whether or not
+// its VALID UNTIL has passed: for cleaning up after a run whose revocation
+// failed, once the run is over. Roles are matched by name (RoleName with
+// any suffix of the same length), so two task ids that RoleName makes
+// alike ("Load-1", "load_1") share their roles. Like RevokeStale it goes on
+// past a role it cannot drop.
+func RevokeTask(ctx context.Context, adminDSNFile, reassignTo, task string, log zerolog.Logger) (dropped []string, err error) {
+	if task == "" {
+		return nil, errors.New("revoke task roles: no task id")
+	}
+	name := RoleName(task, strings.Repeat("x", suffixLen))
+	prefix := name[:len(name)-suffixLen]
+	conn, err := connectAdmin(ctx, adminDSNFile)
+	if err != nil {
+		return nil, err
+	}
+	defer closeConn(conn)
+	rows, err := conn.Query(ctx,
+		`SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1 AND length(rolname) = $2 ORDER BY rolname`,
+		likePrefix(prefix), len(name))
+	if err != nil {
+		return nil, fmt.Errorf("list the task's roles: %w", err)
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list the task's roles: %w", err)
+	}
+	return dropRoles(ctx, conn, roles, reassignTo, log)
+}
+
+// dropRoles drops each role in turn, going on past failures.
+func dropRoles(ctx context.Context, conn *pgx.Conn, roles []string, reassignTo string, log zerolog.Logger) (dropped []string, err error) {
 	var errs []error
-	for _, role := range stale {
+	for _, role := range roles {
 		if err := dropRole(ctx, conn, role, reassignTo, DefaultTerminateWait, log); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		dropped = append(dropped, role)
 	}
-	if len(stale) > 0 {
-		log.Info().Strs("dropped", dropped).Int("failed", len(errs)).Msg("stale ephemeral roles revoked")
+	if len(roles) > 0 {
+		log.Info().Strs("dropped", dropped).Int("failed", len(errs)).Msg("ephemeral roles revoked")
 	}
 	return dropped, errors.Join(errs...)
 }
