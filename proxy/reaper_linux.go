@@ -106,7 +106,8 @@ func RunReaper(args []string) int {
 	grace, _ := time.ParseDuration(args[1])
 	path, argv := args[2], args[3:]
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
+		syscall.SIGCHLD) // SIGCHLD: a child exited, reap now
 	self := os.Getpid()
 	if os.Getppid() != parent {
 		return 127 // Airlock died before the reaper could watch it
@@ -134,12 +135,12 @@ func RunReaper(args []string) int {
 			return r.code
 		}
 		select {
-		case <-sigs:
-			if os.Getppid() != parent {
-				r.endGroup(0) // Airlock is gone: so is the task
-				return 128 + int(syscall.SIGKILL)
-			}
-		case <-time.After(20 * time.Millisecond):
+		case <-sigs: // SIGCHLD, a signal for the group, or Airlock's death
+		case <-time.After(100 * time.Millisecond): // a bound, should a signal be dropped
+		}
+		if os.Getppid() != parent {
+			r.endGroup(0) // Airlock is gone: so is the task
+			return 128 + int(syscall.SIGKILL)
 		}
 	}
 }
@@ -163,9 +164,9 @@ func (r *reaper) endGroup(grace time.Duration) {
 	deadline := time.Now().Add(grace)
 	hard := deadline.Add(time.Second)
 	for {
-		r.killAll(sig)
 		r.reap()
-		if !r.anyLeft() {
+		left := r.leftovers()
+		if len(left) == 0 {
 			return
 		}
 		now := time.Now()
@@ -174,20 +175,25 @@ func (r *reaper) endGroup(grace time.Duration) {
 		}
 		if sig == syscall.SIGTERM && now.After(deadline) {
 			sig = syscall.SIGKILL
-			continue
+		}
+		for _, pid := range left {
+			_ = syscall.Kill(pid, sig)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// killAll signals every other member of the group and every direct
-// child (processes that left the group and were reparented here).
-func (r *reaper) killAll(sig syscall.Signal) {
-	for _, pid := range append(groupMembers(r.self), children(r.self)...) {
-		if pid != r.self {
-			_ = syscall.Kill(pid, sig)
+// leftovers lists the other live members of the reaper's group and its
+// live children (processes that left the group and were reparented here),
+// in one pass over /proc.
+func (r *reaper) leftovers() []int {
+	var out []int
+	eachProc(func(pid, ppid, pgid int) {
+		if pid != r.self && (pgid == r.self || ppid == r.self) {
+			out = append(out, pid)
 		}
-	}
+	})
+	return out
 }
 
 // reap collects every child that has exited, noting the command's status.
@@ -211,41 +217,6 @@ func (r *reaper) reap() {
 			}
 		}
 	}
-}
-
-// anyLeft reports whether the reaper still has a child or a group member.
-func (r *reaper) anyLeft() bool {
-	if len(children(r.self)) > 0 {
-		return true
-	}
-	for _, pid := range groupMembers(r.self) {
-		if pid != r.self {
-			return true
-		}
-	}
-	return false
-}
-
-// children lists the pids whose parent is ppid, from /proc.
-func children(ppid int) []int {
-	var out []int
-	eachProc(func(pid, parent, _ int) {
-		if parent == ppid {
-			out = append(out, pid)
-		}
-	})
-	return out
-}
-
-// groupMembers lists the pids in process group pgid, from /proc.
-func groupMembers(pgid int) []int {
-	var out []int
-	eachProc(func(pid, _, group int) {
-		if group == pgid {
-			out = append(out, pid)
-		}
-	})
-	return out
 }
 
 // eachProc calls f with each live process's pid, parent and group.
