@@ -22,6 +22,7 @@ ap=$PPID; [ "$(cat /proc/$ap/comm)" = airlock ] || ap=$(awk '/^PPid:/{print $2}'
 echo "$ap" > "$OUT/airlock-pid"
 for f in environ maps mem; do cat /proc/$ap/$f > /dev/null 2> "$OUT/err-$f"; done
 cat "$SECRET_FILE" > /dev/null 2> "$OUT/err-secret"
+cat "$AIRLOCK_CA_FILE" "$SSL_CERT_FILE" > /dev/null 2> "$OUT/err-ca"
 true
 `
 
@@ -93,6 +94,9 @@ func TestExecRootRunsTaskAsExecUser(t *testing.T) {
 		if !r.denied(t, what) {
 			t.Errorf("the task could read %s: %q", what, readFile(t, filepath.Join(r.out, "err-"+what)))
 		}
+	}
+	if msg := readFile(t, filepath.Join(r.out, "err-ca")); msg != "" {
+		t.Errorf("the task cannot read the local CA files it is given: %s", msg)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,5 +75,32 @@ func TestExecEndsLeftoversIgnoringSIGTERM(t *testing.T) {
 	}
 	if pid := readPid(t, pidFile); alive(pid) {
 		t.Fatalf("the leftover %d still runs", pid)
+	}
+}
+
+// TestExecForwardsSignalsToTheGroup: a signal Airlock receives reaches the
+// task's children too, not only the task.
+func TestExecForwardsSignalsToTheGroup(t *testing.T) {
+	srv, te := newServerTTL(t, true, "15s", "")
+	ready, got := filepath.Join(te.dir, "ready"), filepath.Join(te.dir, "got")
+	signals := make(chan os.Signal, 1)
+	go func() {
+		for range 500 {
+			if _, err := os.Stat(ready); err == nil {
+				signals <- syscall.SIGUSR1
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	var out bytes.Buffer
+	child := "trap 'echo usr1 > " + got + "; exit 0' USR1; touch " + ready + "; while :; do sleep 0.05; done"
+	// The task survives USR1 (its trap) and waits for its child again.
+	code := srv.Exec([]string{"sh", "-c", "sh -c \"" + child + "\" & pid=$!; trap : USR1; wait $pid; wait $pid"}, signals, stdio(&out))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out.String())
+	}
+	if b, err := os.ReadFile(got); err != nil || strings.TrimSpace(string(b)) != "usr1" {
+		t.Fatalf("the task's child did not get SIGUSR1: %q %v", b, err)
 	}
 }
