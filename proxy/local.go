@@ -156,7 +156,7 @@ next:
 
 // secretForms lists each non-empty secret as written and in the encodings
 // a value may carry it in: percent-encoded as in a URL path, a query or
-// userinfo (which escape different characters).
+// userinfo (which escape different characters), and twice.
 func secretForms(secrets []string) []string {
 	var out []string
 	add := func(f string) {
@@ -169,6 +169,10 @@ func secretForms(secrets []string) []string {
 		add(url.QueryEscape(s))
 		add(url.PathEscape(s))
 		add(url.UserPassword("u", s).String()[2:])
+		// Encoded twice: decoding alone can miss these when a stray '%'
+		// just before joins the secret's first characters.
+		add(url.QueryEscape(url.QueryEscape(s)))
+		add(url.PathEscape(url.PathEscape(s)))
 	}
 	return out
 }
