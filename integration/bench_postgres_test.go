@@ -317,6 +317,7 @@ postgres:
   plaintext: true
   credentials: {source: static, user: bench, password_file: %s}
 audit: {path: %s, key_file: %s}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 log: {level: warn}
 policy:
   rules:

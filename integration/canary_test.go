@@ -68,6 +68,7 @@ s3:
   upstream: {endpoint: '%s', region: us-east-1}
   credentials: %s
 audit: {path: %s, key_file: %s}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 log: {level: debug}
 policy:
   rules:%s

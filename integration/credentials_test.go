@@ -47,6 +47,7 @@ postgres:
   session: {search_path: sales}
   credentials: {source: ephemeral-role, admin_dsn_file: %s, grant: [etl_reader], reassign_to: etl_owner, connection_limit: 5}
 audit: {path: %s}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 shutdown: {drain: 2s}
 policy:
   rules:

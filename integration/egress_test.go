@@ -83,6 +83,7 @@ s3:
 egress:
   allow: ['http.host == "allowed.example"']
 audit: {path: %s, key_file: %s, flush_interval: 10ms}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 policy:
   rules:
     - {name: write-curated, allow: 's3.action == "PutObject" && s3.bucket == "lake" && s3.key.startsWith("curated/")'}

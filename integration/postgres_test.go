@@ -60,6 +60,7 @@ postgres:
   session: {search_path: sales}
   credentials: {source: static, user: etl, password_file: %s}
 audit: {path: %s, key_file: %s}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 policy:
   rules:%s
 `, freePort(t), pg.Port, pwFile, r.auditPath, r.keyFile, rules))

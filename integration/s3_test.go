@@ -76,6 +76,7 @@ s3:
   plain_http: %v
   credentials: {source: static, access_key_id: %s, secret_access_key_file: %s}
 audit: {path: %s, key_file: %s, flush_interval: 10ms}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 policy:
   rules:%s
 `, port, r.local, m.Endpoint, m.CAFile, plainHTTP, m.AccessKey, secretFile, r.auditPath, r.keyFile, s3Rules))

@@ -135,6 +135,7 @@ postgres:
   session: {search_path: sales}
   credentials: {source: vault, address: '%s', role: etl, token_file: %s}
 audit: {path: %s}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 policy:
   rules:
     - {name: read, allow: 'sql.kind == "select"'}

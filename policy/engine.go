@@ -81,6 +81,7 @@ type Engine struct {
 	// function of what Request.Memo stands for.
 	memoOK bool
 	memo   memo
+	digest string // see Digest
 }
 
 // memo keeps decisions by Request.Memo; it is cleared when full.
@@ -221,6 +222,9 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 		return nil, &cerr
 	}
 	e.memoOK = !slices.ContainsFunc(e.rules, func(r compiledRule) bool { return r.dynamic })
+	if e.digest, err = digestRules(env, rules, opts, limit); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

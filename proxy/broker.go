@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -36,8 +37,10 @@ func (s *Server) startCredentials(ctx context.Context) error {
 			s.log.Warn().Msg("postgres: static credentials are not short-lived; use ephemeral-role or vault in production")
 			src = st
 		case "ephemeral-role":
-			src = credentials.NewEphemeralRole(credentials.EphemeralRoleOptions{AdminDSNFile: c.AdminDSNFile, TaskID: s.cfg.Task.ID,
+			er := credentials.NewEphemeralRole(credentials.EphemeralRoleOptions{AdminDSNFile: c.AdminDSNFile, TaskID: s.cfg.Task.ID,
 				Grant: c.Grant, ReassignTo: c.ReassignTo, ConnectionLimit: c.ConnectionLimit, Log: s.log, Now: s.now})
+			s.held = append(s.held, er.Secrets) // the bootstrap admin DSN and its password
+			src = er
 		case "vault":
 			opts := credentials.VaultOptions{Address: c.Address, Mount: c.Mount, Role: c.Role, TokenFile: c.TokenFile,
 				CAFile: c.CAFile, Log: s.log, Now: s.now}
@@ -158,14 +161,27 @@ func (s *Server) postgresLogin(ctx context.Context) (string, secret.Secret, erro
 	return c.User, c.Password, nil
 }
 
-// stopCredentials revokes what the broker holds, bounded.
-func (s *Server) stopCredentials() {
+// ExitRevokeFailed is the exit code when a credential could not be
+// revoked (after retrying within shutdown.drain): it may still work
+// upstream until it expires, and its revoke-failed audit record names it.
+// It replaces the code the stop would otherwise have had.
+const ExitRevokeFailed = 125
+
+// minRevokeWindow is the least time revocation gets, whatever
+// shutdown.drain says.
+const minRevokeWindow = 5 * time.Second
+
+// stopCredentials revokes what the broker holds, retrying failures with
+// backoff within shutdown.drain (at least minRevokeWindow). It reports
+// whether a credential stayed unrevoked.
+func (s *Server) stopCredentials() (revokeFailed bool) {
 	if s.broker == nil {
-		return
+		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.Shutdown.Drain.D(), minRevokeWindow))
 	defer cancel()
 	if err := s.broker.Stop(ctx); err != nil {
+		revokeFailed = errors.Is(err, credentials.ErrRevokeFailed)
 		s.log.Error().Err(err).Msg("revoking credentials failed; see the credential records in the audit log")
 	}
 	for _, c := range s.closers {
@@ -173,6 +189,7 @@ func (s *Server) stopCredentials() {
 			s.log.Error().Err(err).Msg("closing a credential source failed")
 		}
 	}
+	return revokeFailed
 }
 
 // credentialList is /credentials.

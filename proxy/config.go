@@ -39,6 +39,8 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Shutdown tunes how Airlock stops.
 	Shutdown Shutdown `yaml:"shutdown"`
+	// Exec configures the task's process in exec mode (airlock exec).
+	Exec Exec `yaml:"exec"`
 	// Log configures the diagnostic log (not the audit log).
 	Log Log `yaml:"log"`
 }
@@ -309,11 +311,42 @@ type Audit struct {
 // Shutdown tunes how Airlock stops.
 type Shutdown struct {
 	// Drain bounds how long open connections may finish after a stop is
-	// asked for. Default 10s.
+	// asked for. It is also how long a failed revocation is retried (at
+	// least 5s; then Airlock exits 125), and in exec mode how long the
+	// task's process group has between SIGTERM and SIGKILL. Default 10s.
 	Drain Duration `yaml:"drain"`
 	// SigtermExitCode is the exit code of run mode after a graceful SIGTERM.
 	// Default 0.
 	SigtermExitCode int `yaml:"sigterm_exit_code"`
+}
+
+// Exec configures the task's process in exec mode. The task runs in its own
+// process group, which Airlock signals as a whole and takes down with it
+// (also when Airlock is killed). Airlock itself is never dumpable, so a
+// process of another user, or of its own user without CAP_SYS_PTRACE,
+// cannot read its memory or environment through /proc.
+//
+// A task running with Airlock's own uid can still read every file Airlock
+// can (the secret files the config names, ~/.aws, ~/.pgpass) and the
+// environment of Airlock's parent. So when the config holds upstream
+// credentials (a postgres or s3 section), exec mode refuses to start a task
+// with Airlock's uid unless allow_same_uid is true: run Airlock as root
+// with user set, or say allow_same_uid: true to accept the risk.
+type Exec struct {
+	// User is who the task runs as when Airlock runs as root: a user name
+	// ("nobody"), a numeric uid ("65534"), or "user:group". Supplementary
+	// groups are dropped; HOME, USER and LOGNAME are set from the account
+	// when it is known. When Airlock does not run as root, a user other
+	// than Airlock's own is an error (changing user needs root). Default:
+	// none, the task runs as Airlock does.
+	User string `yaml:"user"`
+	// Group is the task's group: a group name or a numeric gid. Default: the
+	// user's primary group (65534 for a numeric uid that has no account).
+	Group string `yaml:"group"`
+	// AllowSameUID lets the task run with Airlock's own uid although Airlock
+	// holds upstream credentials, which such a task can read from the files
+	// they come from. Default false: exec mode refuses to start then.
+	AllowSameUID bool `yaml:"allow_same_uid"`
 }
 
 // Log configures the diagnostic log.

@@ -1,11 +1,12 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,49 +39,100 @@ type Stdio struct {
 }
 
 // Exec runs argv as the task with local-only environment variables,
-// forwards signals to it, and when it exits shuts down and returns its exit
-// code (128+N when a signal N ended it; 127 when it could not start). If
-// Airlock must stop first (deadline, /quitquitquit, error), the child gets
-// SIGTERM, then SIGKILL after shutdown.drain.
+// forwards signals to its process group, and when it exits shuts down and
+// returns its exit code (128+N when a signal N ended it; 127 when it could
+// not start; 2 when the exec section forbids starting it). If Airlock must
+// stop first (deadline, /quitquitquit, error), the group gets SIGTERM,
+// then SIGKILL after shutdown.drain.
+//
+// The task runs under a reaper (Airlock's own binary, see RunReaper) that
+// leads the task's process group: whatever the task leaves behind is ended
+// when it exits, and everything goes when Airlock dies, even by SIGKILL.
+// Running as root with exec.user set, the reaper and the task run as that
+// user and group, without supplementary groups.
 func (s *Server) Exec(argv []string, signals <-chan os.Signal, stdio Stdio) int {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = childEnv(os.Environ(), s.namedSecretEnv(), s.heldSecretValues(), s.taskEnv)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
-	if err := cmd.Start(); err != nil {
+	id, err := s.cfg.execIdentity(os.Geteuid())
+	if err != nil {
+		s.log.Error().Err(err).Msg("the task was not started")
+		return s.Shutdown(StopReason{Kind: "child", Detail: "exec refused: " + err.Error(), Code: ExitUsage})
+	}
+	path, err := exec.LookPath(argv[0])
+	if err == nil && id.Switch {
+		err = shareDir(s.localDir, id.GID)
+	}
+	if err != nil {
 		s.log.Error().Err(err).Str("command", argv[0]).Msg("could not start the task")
 		return s.Shutdown(StopReason{Kind: "child", Detail: "could not start " + argv[0], Code: 127})
 	}
-	s.log.Info().Int("pid", cmd.Process.Pid).Str("command", argv[0]).Msg("task started")
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	env, withheld := childEnv(os.Environ(), s.namedSecretEnv(), s.heldSecretValues(), s.taskEnv)
+	if len(withheld) > 0 {
+		s.log.Info().Strs("variables", withheld).Msg("variables withheld from the task: their values carry a held secret")
+	}
+	env = setEnv(env, id.Env)
+	t, err := startTask(path, argv, env, stdio, id, s.cfg.Shutdown.Drain.D())
+	if err != nil {
+		s.log.Error().Err(err).Str("command", argv[0]).Msg("could not start the task")
+		return s.Shutdown(StopReason{Kind: "child", Detail: "could not start " + argv[0], Code: 127})
+	}
+	ev := s.log.Info().Int("pid", t.pgid).Str("command", argv[0])
+	if id.Switch {
+		ev = ev.Uint32("uid", id.UID).Uint32("gid", id.GID)
+	}
+	ev.Msg("task started")
 	for {
 		select {
 		case sig := <-signals:
 			if sig == syscall.SIGINT && stdio.InIsTerminal {
-				continue
+				continue // the terminal delivers it to the task's group
 			}
-			if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				s.log.Warn().Err(err).Str("signal", sig.String()).Msg("could not forward signal")
+			if ss, ok := sig.(syscall.Signal); ok {
+				if err := t.signal(ss); err != nil {
+					s.log.Warn().Err(err).Str("signal", sig.String()).Msg("could not forward signal")
+				}
 			}
-		case <-exited:
-			code := exitCode(cmd.ProcessState)
+		case <-t.exited:
+			code := exitCode(t.cmd.ProcessState)
 			return s.Shutdown(StopReason{Kind: "child", Detail: fmt.Sprintf("task exited with code %d", code), Code: code})
 		case r := <-s.stop:
 			s.log.Info().Str("reason", r.Kind).Msg("stopping the task")
-			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = t.signal(syscall.SIGTERM)
 			select {
-			case <-exited:
+			case <-t.exited:
 			case <-time.After(s.cfg.Shutdown.Drain.D()):
-				s.log.Warn().Dur("drain", s.cfg.Shutdown.Drain.D()).Msg("task did not stop; killing it")
-				_ = cmd.Process.Kill()
-				<-exited
+				s.log.Warn().Dur("drain", s.cfg.Shutdown.Drain.D()).Msg("task did not stop; killing its process group")
+				_ = t.signal(syscall.SIGKILL)
+				<-t.exited
 			}
 			if r.Kind == "quit" {
-				r.Code = exitCode(cmd.ProcessState)
+				r.Code = exitCode(t.cmd.ProcessState)
 			}
 			return s.Shutdown(r)
 		}
 	}
+}
+
+// setEnv sets each NAME=value of set in env, replacing what env had.
+func setEnv(env, set []string) []string {
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		env = append(env, kv)
+	}
+	return env
+}
+
+// shareDir lets group gid (the task's) read dir, where the CA files are.
+func shareDir(dir string, gid uint32) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.Chown(dir, -1, int(gid)); err != nil {
+		return fmt.Errorf("give the task's group the local dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o750); err != nil {
+		return fmt.Errorf("give the task's group the local dir: %w", err)
+	}
+	return nil
 }
 
 func exitCode(ps *os.ProcessState) int {

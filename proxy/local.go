@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,9 +128,11 @@ var scrubbedPrefixes = []string{"AWS_", "PG", "VAULT_", "AIRLOCK_", "AZURE_", "G
 
 // childEnv is the child's environment: Airlock's own minus anything that
 // could carry a credential (the families above, the variables the config
-// names, and any variable whose value contains a held secret), plus the
-// task's connection variables.
-func childEnv(parent []string, named []string, secrets []string, task []string) []string {
+// names, and any variable whose value carries a held secret, see
+// carriesSecret), plus the task's connection variables. It also returns
+// the names of the variables withheld for carrying a secret.
+func childEnv(parent []string, named []string, secrets []string, task []string) (env, withheld []string) {
+	forms := secretForms(secrets)
 	out := make([]string, 0, len(parent)+len(task))
 next:
 	for _, kv := range parent {
@@ -142,14 +145,118 @@ next:
 		if slices.Contains(named, k) {
 			continue
 		}
-		for _, s := range secrets {
-			if s != "" && strings.Contains(v, s) {
-				continue next
-			}
+		if carriesSecret(v, forms) {
+			withheld = append(withheld, k)
+			continue
 		}
 		out = append(out, kv)
 	}
-	return append(out, task...)
+	return append(out, task...), withheld
+}
+
+// secretForms lists each non-empty secret as written and in the encodings
+// a value may carry it in: percent-encoded as in a URL path, a query or
+// userinfo (which escape different characters), and twice.
+func secretForms(secrets []string) []string {
+	var out []string
+	add := func(f string) {
+		if f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	for _, s := range secrets {
+		add(s)
+		add(url.QueryEscape(s))
+		add(url.PathEscape(s))
+		add(url.UserPassword("u", s).String()[2:])
+		// Encoded twice: decoding alone can miss these when a stray '%'
+		// just before joins the secret's first characters.
+		add(url.QueryEscape(url.QueryEscape(s)))
+		add(url.PathEscape(url.PathEscape(s)))
+	}
+	return out
+}
+
+// maxDecode bounds how many layers of percent-encoding carriesSecret peels.
+const maxDecode = 3
+
+// carriesSecret reports whether v contains one of forms, as written, with
+// backslash escapes removed (a JSON or shell value), or after undoing up to
+// maxDecode layers of percent-encoding (either case of hex digits, '+' as a
+// space or not).
+func carriesSecret(v string, forms []string) bool {
+	seen := map[string]bool{}
+	queue := []string{v}
+	if strings.Contains(v, `\`) {
+		queue = append(queue, unbackslash(v))
+	}
+	for range maxDecode + 1 {
+		var next []string
+		for _, c := range queue {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			for _, f := range forms {
+				if strings.Contains(c, f) {
+					return true
+				}
+			}
+			if !strings.Contains(c, "%") && !strings.Contains(c, "+") {
+				continue
+			}
+			if d, err := url.PathUnescape(c); err == nil {
+				next = append(next, d)
+			}
+			if d, err := url.QueryUnescape(c); err == nil {
+				next = append(next, d)
+			}
+			next = append(next, lenientUnescape(c))
+		}
+		queue = next
+	}
+	return false
+}
+
+// unbackslash drops each backslash that escapes the next byte.
+func unbackslash(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// lenientUnescape decodes every valid %XX and leaves the rest, so that one
+// stray '%' does not hide an encoded secret next to it.
+func lenientUnescape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // writeLocalFiles writes run mode's files for the task into dir: pg-token,

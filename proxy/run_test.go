@@ -89,7 +89,7 @@ func TestChildEnvCanary(t *testing.T) {
 	t.Setenv("HARMLESS", "keep-me")
 	boot := filepath.Join(t.TempDir(), "x")
 	os.WriteFile(boot, []byte("x"), 0o600)
-	srv, te := newServer(t, true, "postgres: {upstream: {host: db, database: sales}, credentials: {source: static, user: u, password_env: UPSTREAM_PW}}\n")
+	srv, te := newServer(t, true, "postgres: {upstream: {host: db, database: sales}, credentials: {source: static, user: u, password_env: UPSTREAM_PW}}\nexec: {allow_same_uid: true}\n")
 	envFile := filepath.Join(te.dir, "child-env")
 	var out bytes.Buffer
 	if code := srv.Exec([]string{"sh", "-c", "env > " + envFile}, nil, stdio(&out)); code != 0 {

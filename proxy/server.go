@@ -252,7 +252,11 @@ func (s *Server) openAudit() error {
 		return err
 	}
 	s.audit = l
-	return l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart,
+	digest, err := s.cfg.PolicyDigest()
+	if err != nil {
+		return fmt.Errorf("policy digest: %w", err)
+	}
+	return l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart, PolicySHA256: digest,
 		Detail: fmt.Sprintf("mode=%s ttl=%s rules=%d", s.cfg.Mode, s.cfg.Task.TTL.D(), len(s.cfg.Policy.Rules))})
 }
 
@@ -488,7 +492,9 @@ func (s *Server) Shutdown(reason StopReason) int {
 		drain = 0 // deny, close, exit
 	}
 	s.drain(drain)
-	s.stopCredentials() // after connections close
+	if s.stopCredentials() { // after connections close
+		code = ExitRevokeFailed
+	}
 	s.state.Store(int32(stateStopped))
 	err := s.audit.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseExit,
 		Detail: fmt.Sprintf("%s: %s (exit %d)", reason.Kind, reason.Detail, code)})

@@ -145,6 +145,9 @@ func (c *Config) Validate() error {
 	if c.Shutdown.SigtermExitCode < 0 || c.Shutdown.SigtermExitCode > 255 {
 		v.add("shutdown.sigterm_exit_code", fmt.Sprintf("%d is not an exit code (0-255)", c.Shutdown.SigtermExitCode))
 	}
+	if c.Exec.User == "" && c.Exec.Group != "" {
+		v.add("exec.group", "set, but exec.user is not; name the user too (e.g. exec: {user: nobody, group: nogroup})")
+	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
 	if len(v.problems) > 0 {
@@ -165,10 +168,23 @@ func (c *Config) CompilePolicy() (*policy.Engine, error) {
 func (c *Config) CompileEnforcing() (*policy.Engine, error) { return c.compilePolicy(false) }
 
 func (c *Config) compilePolicy(observe bool) (*policy.Engine, error) {
+	rules, err := c.rules()
+	if err != nil {
+		return nil, err
+	}
+	return policy.Compile(rules, c.policyOptions(observe))
+}
+
+func (c *Config) policyOptions(observe bool) policy.Options {
 	opts := policy.Options{Observe: observe, CostLimit: c.Policy.CostLimit}
 	if c.Egress != nil {
 		opts.Egress = c.Egress.Allow
 	}
+	return opts
+}
+
+// rules is policy.rules followed by the rules of the policy.include presets.
+func (c *Config) rules() ([]policy.Rule, error) {
 	rules := c.Policy.Rules
 	if len(c.Policy.Include) > 0 {
 		presets, err := policy.PresetRules(c.Policy.Include)
@@ -177,7 +193,17 @@ func (c *Config) compilePolicy(observe bool) (*policy.Engine, error) {
 		}
 		rules = append(slices.Clip(rules), presets...)
 	}
-	return policy.Compile(rules, opts)
+	return rules, nil
+}
+
+// PolicyDigest is the digest (policy.Engine.Digest) of the rule set
+// CompilePolicy compiles, for the start record.
+func (c *Config) PolicyDigest() (string, error) {
+	rules, err := c.rules()
+	if err != nil {
+		return "", err
+	}
+	return policy.PolicyDigest(rules, c.policyOptions(c.Mode == "observe"))
 }
 
 type validator struct{ problems []string }

@@ -49,5 +49,13 @@ func cmdAudit(args []string, stdout, stderr io.Writer) (int, error) {
 		end = "no exit checkpoint yet (open log)"
 	}
 	fmt.Fprintf(stdout, "%s: ok: %d records, seq %d-%d, %d runs, %s, %s\n", fs.Arg(0), rep.Records, rep.FirstSeq, rep.LastSeq, rep.Runs, chain, end)
+	// The chain holds, so each run's start record says which rule set decided.
+	policies, err := runPolicies(fs.Arg(0))
+	if err != nil {
+		return 1, fmt.Errorf("%s: read start records: %w", fs.Arg(0), err)
+	}
+	for _, p := range policies {
+		fmt.Fprintln(stdout, p)
+	}
 	return 0, nil
 }

@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+
+	"github.com/airlockproxy/airlock/proxy"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -28,7 +30,7 @@ Usage:
   airlock policy suggest [-c airlock.yaml] AUDIT…  allow rules for what a recorded task did (learn mode)
   airlock audit verify [--key-file F] FILE     check an audit log's record chain
   airlock audit summary FILE                   decisions by rule, denials, credential lifetimes
-  airlock revoke-stale -c airlock.yaml         drop ephemeral roles left by a killed Airlock
+  airlock revoke-stale -c airlock.yaml [--task ID]  drop ephemeral roles left by a killed Airlock (or one task's)
   airlock wait     [--admin ADDR]              block until a sidecar is ready
   airlock shutdown [--admin ADDR]              ask a running sidecar to stop
   airlock version
@@ -37,6 +39,16 @@ Run "airlock COMMAND -h" for a command's flags.
 `
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == proxy.ReaperArg {
+		_ = proxy.Harden()
+		os.Exit(proxy.RunReaper(os.Args[2:])) // the task's reaper in exec mode
+	}
+	// Never dumpable, in every mode: a process of the same user cannot read
+	// Airlock's memory, environment or descriptors through /proc.
+	if err := proxy.Harden(); err != nil {
+		fmt.Fprintln(os.Stderr, "airlock:", err)
+		os.Exit(1)
+	}
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/airlockproxy/airlock/proxy"
 	"net"
 	"os"
 	"path/filepath"
@@ -120,6 +121,23 @@ func TestExecExit7(t *testing.T) {
 	code, out, errs := run(t, "audit", "verify", "--key-file", key, auditPath)
 	if code != 0 || !strings.Contains(out, "ok: 4 records, seq 1-4, 1 runs, keyed HMAC-SHA256 chain, ends with its exit checkpoint") {
 		t.Fatalf("verify: %d %s %s", code, out, errs)
+	}
+	// verify and summary name the rule set that decided: the digest of the
+	// policy in the config.
+	yml, _ := os.ReadFile("testdata/policy.yaml")
+	cfg, err := proxy.ParseConfig(yml, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := cfg.PolicyDigest()
+	if err != nil || len(digest) != 64 {
+		t.Fatalf("digest %q: %v", digest, err)
+	}
+	if !strings.Contains(out, "policy_sha256 "+digest) {
+		t.Fatalf("verify does not show the rule set's digest %s:\n%s", digest, out)
+	}
+	if code, out, errs := run(t, "audit", "summary", auditPath); code != 0 || !strings.Contains(out, "policy_sha256 "+digest) {
+		t.Fatalf("summary does not show the rule set's digest %s: %d\n%s%s", digest, code, out, errs)
 	}
 	// Tamper: change the exit detail; verify must fail and name the line.
 	data, _ := os.ReadFile(auditPath)

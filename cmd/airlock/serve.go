@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/airlockproxy/airlock/proxy"
 )
@@ -35,6 +36,11 @@ func cmdServe(args []string, execMode bool, stderr io.Writer) (int, error) {
 	cfg, err := cf.load(true)
 	if err != nil {
 		return 2, err
+	}
+	if execMode {
+		if err := cfg.ValidateExec(); err != nil {
+			return 2, err
+		}
 	}
 	log := newLogger(cfg.Log, stderr)
 	// Catch signals before anything starts, so none is lost in between.
@@ -64,7 +70,9 @@ func newLogger(c proxy.Log, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Str("component", "airlock").Logger()
 }
 
+// isTerminal reports whether f is a terminal (not merely a character
+// device such as /dev/null).
 func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -24,6 +24,9 @@ type summaryRecord struct {
 	Reason    string   `json:"reason"`
 	Time      string   `json:"time"`
 	Detail    string   `json:"detail"`
+	Phase     string   `json:"phase"`
+	// PolicySHA256 is in a start record: the digest of the run's rule set.
+	PolicySHA256 string `json:"policy_sha256"`
 	// For policy replay.
 	Seq                int64  `json:"seq"`
 	Conn               string `json:"conn"`
@@ -50,6 +53,7 @@ func cmdAuditSummary(path string, stdout io.Writer) (int, error) {
 	type life struct{ source, issued, end, status string }
 	creds := map[string]*life{}
 	var order []string
+	var policies []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 2<<20)
 	line := 0
@@ -60,6 +64,10 @@ func cmdAuditSummary(path string, stdout io.Writer) (int, error) {
 			return 1, fmt.Errorf("%s line %d: %w", path, line, err)
 		}
 		switch r.Event {
+		case "lifecycle":
+			if r.Phase == "start" {
+				policies = append(policies, policyLine(r))
+			}
 		case "decision":
 			outcome := r.Decision
 			if r.WouldDeny {
@@ -102,6 +110,10 @@ func cmdAuditSummary(path string, stdout io.Writer) (int, error) {
 	if err := sc.Err(); err != nil {
 		return 1, err
 	}
+	fmt.Fprintf(stdout, "runs (%d; task, start, rule set sha256):\n", len(policies))
+	for _, p := range policies {
+		fmt.Fprintln(stdout, p)
+	}
 	fmt.Fprintln(stdout, "decisions (count, outcome, protocol, rule or reason):")
 	keys := make([]string, 0, len(byRule))
 	for k := range byRule {
@@ -125,4 +137,33 @@ func cmdAuditSummary(path string, stdout io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "  %s (%s): issued %s, %s %s\n", id, l.source, l.issued, status, l.end)
 	}
 	return 0, nil
+}
+
+// policyLine describes a run's start record: its task, time and the
+// digest of the rule set that decided its requests.
+func policyLine(r summaryRecord) string {
+	d := r.PolicySHA256
+	if d == "" {
+		d = "(not recorded)"
+	}
+	return fmt.Sprintf("  %s %s policy_sha256 %s", r.Task, r.Time, d)
+}
+
+// runPolicies lists policyLine for every start record in the file at path.
+func runPolicies(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 2<<20)
+	for sc.Scan() {
+		var r summaryRecord
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Event == "lifecycle" && r.Phase == "start" {
+			out = append(out, policyLine(r))
+		}
+	}
+	return out, sc.Err()
 }

@@ -156,6 +156,9 @@ func (e *encoder) encode(r *Record, t time.Time, seq uint64, task string) ([]byt
 			ev.Uint64("last_seq", seq)
 		}
 	}
+	if r.PolicySHA256 != "" {
+		ev.Str("policy_sha256", r.PolicySHA256)
+	}
 	if r.Detail != "" {
 		ev.Str("detail", r.Detail)
 	}

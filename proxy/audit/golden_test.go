@@ -22,7 +22,7 @@ var schemaOrder = []string{
 	"time", "seq", "event", "task", "request_id", "conn", "client", "user",
 	"protocol", "action", "resources", "statement", "statement_sha256",
 	"statement_truncated", "decision", "mode", "would_deny", "rules", "reason",
-	"latency_us", "credential", "phase", "last_seq", "detail", "prev", "mac",
+	"latency_us", "credential", "phase", "last_seq", "policy_sha256", "detail", "prev", "mac",
 }
 
 func TestGolden(t *testing.T) {

@@ -46,7 +46,8 @@ func longStatement() string {
 // sampleRecords is one run: one record of each kind, six in all.
 func sampleRecords() []*audit.Record {
 	return []*audit.Record{
-		{Event: audit.EventLifecycle, Phase: audit.PhaseStart, Detail: "airlock 0.1.0, mode enforce"},
+		{Event: audit.EventLifecycle, Phase: audit.PhaseStart, Detail: "airlock 0.1.0, mode enforce",
+			PolicySHA256: "5f0c6a6d2d1b4c0e9a8f7e6d5c4b3a29180f1e2d3c4b5a69788796a5b4c3d2e1"},
 		{Event: audit.EventCredential, Credential: &audit.Credential{
 			ID: "airlock_run_42", Source: "ephemeral-role", Upstream: "postgres",
 			Status: audit.CredentialIssued, Expiry: baseTime.Add(2*time.Hour + 5*time.Minute),

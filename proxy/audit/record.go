@@ -108,6 +108,10 @@ type Record struct {
 	Credential *Credential
 	// Phase is start, ready, drain or exit; required for lifecycle records.
 	Phase string
+	// PolicySHA256 is the digest of the compiled rule set (policy.Engine's
+	// Digest, hex); the start record carries it, and every decision of
+	// the run was made by that rule set.
+	PolicySHA256 string
 	// Detail is free text.
 	Detail string
 }

@@ -22,19 +22,9 @@ const closeTimeout = 5 * time.Second
 // connectAdmin reads the admin connection string from path and connects.
 // The string is a secret: no error carries any of it.
 func connectAdmin(ctx context.Context, path string) (*pgx.Conn, error) {
-	b, err := os.ReadFile(path)
+	cfg, _, err := readAdminDSN(path)
 	if err != nil {
-		return nil, fmt.Errorf("read admin DSN file: %w", err)
-	}
-	dsn := strings.TrimSpace(string(b))
-	if dsn == "" {
-		return nil, fmt.Errorf("admin DSN file %s is empty", path)
-	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		// Not wrapped: pgx's message quotes the string, password redaction
-		// being best effort.
-		return nil, fmt.Errorf("parse admin DSN in %s: not a valid connection string (details withheld: they may quote it)", path)
+		return nil, err
 	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "airlock"
@@ -45,6 +35,40 @@ func connectAdmin(ctx context.Context, path string) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("connect as admin: %w", err)
 	}
 	return conn, nil
+}
+
+// readAdminDSN reads and parses the admin connection string in path. It
+// also returns the secret values it holds: the string itself and the
+// password (from the string, or from the password file libpq would use).
+func readAdminDSN(path string) (*pgx.ConnConfig, []string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read admin DSN file: %w", err)
+	}
+	dsn := strings.TrimSpace(string(b))
+	if dsn == "" {
+		return nil, nil, fmt.Errorf("admin DSN file %s is empty", path)
+	}
+	secrets := []string{dsn}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// Not wrapped: pgx's message quotes the string, password redaction
+		// being best effort.
+		return nil, secrets, fmt.Errorf("parse admin DSN in %s: not a valid connection string (details withheld: they may quote it)", path)
+	}
+	if cfg.Password != "" {
+		secrets = append(secrets, cfg.Password)
+	}
+	return cfg, secrets, nil
+}
+
+// AdminSecrets returns the secret values in the admin DSN file at path
+// (the connection string and its password), for keeping them out of a
+// child's environment. A file that cannot be read or parsed yields what
+// could be read.
+func AdminSecrets(path string) []string {
+	_, s, _ := readAdminDSN(path)
+	return s
 }
 
 // closeConn ends an admin session, bounded.
@@ -170,16 +194,51 @@ func RevokeStale(ctx context.Context, adminDSNFile, reassignTo string, now time.
 	if err != nil {
 		return nil, fmt.Errorf("list stale roles: %w", err)
 	}
+	return dropRoles(ctx, conn, stale, reassignTo, log)
+}
+
+// RevokeTask drops every role EphemeralRole made for task, whether or not
+// its VALID UNTIL has passed: for cleaning up after a run whose revocation
+// failed, once the run is over. Roles are matched by name (RoleName with
+// any suffix of the same length), so two task ids that RoleName makes
+// alike ("Load-1", "load_1") share their roles. Like RevokeStale it goes on
+// past a role it cannot drop.
+func RevokeTask(ctx context.Context, adminDSNFile, reassignTo, task string, log zerolog.Logger) (dropped []string, err error) {
+	if task == "" {
+		return nil, errors.New("revoke task roles: no task id")
+	}
+	name := RoleName(task, strings.Repeat("x", suffixLen))
+	prefix := name[:len(name)-suffixLen]
+	conn, err := connectAdmin(ctx, adminDSNFile)
+	if err != nil {
+		return nil, err
+	}
+	defer closeConn(conn)
+	rows, err := conn.Query(ctx,
+		`SELECT rolname::text FROM pg_roles WHERE rolname LIKE $1 AND length(rolname) = $2 ORDER BY rolname`,
+		likePrefix(prefix), len(name))
+	if err != nil {
+		return nil, fmt.Errorf("list the task's roles: %w", err)
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list the task's roles: %w", err)
+	}
+	return dropRoles(ctx, conn, roles, reassignTo, log)
+}
+
+// dropRoles drops each role in turn, going on past failures.
+func dropRoles(ctx context.Context, conn *pgx.Conn, roles []string, reassignTo string, log zerolog.Logger) (dropped []string, err error) {
 	var errs []error
-	for _, role := range stale {
+	for _, role := range roles {
 		if err := dropRole(ctx, conn, role, reassignTo, DefaultTerminateWait, log); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		dropped = append(dropped, role)
 	}
-	if len(stale) > 0 {
-		log.Info().Strs("dropped", dropped).Int("failed", len(errs)).Msg("stale ephemeral roles revoked")
+	if len(roles) > 0 {
+		log.Info().Strs("dropped", dropped).Int("failed", len(errs)).Msg("ephemeral roles revoked")
 	}
 	return dropped, errors.Join(errs...)
 }

@@ -25,12 +25,21 @@ const (
 	// BrokerOptions.AttemptTimeout is zero.
 	DefaultAttemptTimeout = 30 * time.Second
 
-	minBackoff     = time.Second
-	maxBackoff     = time.Minute
-	minRenewDelay  = time.Second
-	coverSlack     = time.Second // sources may round an expiry down
-	jitterFraction = 0.1
+	minBackoff = time.Second
+	maxBackoff = time.Minute
+	// A failed revocation is tried again after revokeMinBackoff, doubling
+	// up to revokeMaxBackoff, while Stop's ctx lasts.
+	revokeMinBackoff = 100 * time.Millisecond
+	revokeMaxBackoff = 2 * time.Second
+	minRenewDelay    = time.Second
+	coverSlack       = time.Second // sources may round an expiry down
+	jitterFraction   = 0.1
 )
+
+// ErrRevokeFailed marks (wrapped) the error of [Broker.Stop] when a
+// credential could not be revoked: it may still work upstream until it
+// expires. Its revoke-failed record names it.
+var ErrRevokeFailed = errors.New("credential not revoked")
 
 // ErrNoRevoke is returned by [Source.Revoke] when the source cannot end a
 // credential (a static login): it stays valid after Airlock exits. The
@@ -285,8 +294,11 @@ func (b *Broker) Secrets() []string {
 }
 
 // Stop ends renewal and revokes every credential held, replaced ones
-// included, in parallel, recording each as revoked or revoke-failed. ctx
-// bounds the whole of it. Later calls do nothing and return nil.
+// included, in parallel, recording each as revoked or revoke-failed. A
+// revocation that fails is tried again with backoff until ctx's deadline
+// (once only when ctx has none); ctx bounds the whole of it. The error
+// wraps ErrRevokeFailed when a credential stayed unrevoked. Later calls do
+// nothing and return nil.
 func (b *Broker) Stop(ctx context.Context) error {
 	b.mu.Lock()
 	if b.stopped {
@@ -335,10 +347,32 @@ func (b *Broker) Stop(ctx context.Context) error {
 	return errors.Join(append(errs, revokeErrs...)...)
 }
 
-// revoke ends c and records the outcome.
+// revoke ends c, trying again with backoff while ctx has a deadline that
+// has not passed, and records the outcome.
 func (b *Broker) revoke(ctx context.Context, e *entry, c *Credential) error {
 	log := b.log.With().Str("upstream", e.upstream).Str("source", e.source).Str("credential_id", c.ID).Logger()
-	err := e.src.Revoke(ctx, c)
+	_, retry := ctx.Deadline()
+	delay := revokeMinBackoff
+	attempts := 0
+	var err error
+	for {
+		attempts++
+		err = e.src.Revoke(ctx, c)
+		if err == nil || errors.Is(err, ErrNoRevoke) || !retry || ctx.Err() != nil {
+			break
+		}
+		log.Warn().Err(err).Int("attempt", attempts).Dur("retry_in", delay).Msg("credential not revoked; trying again")
+		t := time.NewTimer(delay) // real time: shutdown is bounded in real time
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if ctx.Err() != nil {
+			break
+		}
+		delay = min(2*delay, revokeMaxBackoff)
+	}
 	switch {
 	case errors.Is(err, ErrNoRevoke):
 		until := "it does not expire"
@@ -349,10 +383,18 @@ func (b *Broker) revoke(ctx context.Context, e *entry, c *Credential) error {
 		return b.record(e, c, audit.CredentialReleased, "the source cannot revoke it; "+until)
 	case err != nil:
 		err = fmt.Errorf("revoke %s credential %s: %w", e.upstream, c.ID, err)
-		log.Error().Err(err).Msg("credential not revoked")
-		return errors.Join(err, b.record(e, c, audit.CredentialRevokeFailed, err.Error()))
+		detail := err.Error()
+		if attempts > 1 {
+			detail = fmt.Sprintf("%s (%d attempts)", detail, attempts)
+		}
+		log.Error().Err(err).Int("attempts", attempts).Msg("credential not revoked")
+		return errors.Join(fmt.Errorf("%w: %w", ErrRevokeFailed, err), b.record(e, c, audit.CredentialRevokeFailed, detail))
 	}
-	log.Info().Msg("credential revoked")
+	if attempts > 1 {
+		log.Info().Int("attempts", attempts).Msg("credential revoked")
+	} else {
+		log.Info().Msg("credential revoked")
+	}
 	return b.record(e, c, audit.CredentialRevoked, "")
 }
 

@@ -386,6 +386,38 @@ func TestBrokerStop(t *testing.T) {
 			t.Errorf("record = %+v %+v", r, r.Credential)
 		}
 	})
+	t.Run("revoke fails, then succeeds on a retry", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, time.Hour, 5*time.Minute, func(s *fakeSource) { s.revokeErrs = []error{errFake, errFake} })
+		f.start(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := f.b.Stop(ctx); err != nil {
+			t.Fatalf("Stop = %v", err)
+		}
+		if r := f.rec.last(); r.Credential.Status != audit.CredentialRevoked || f.src.revokeCalls != 3 {
+			t.Errorf("record %+v after %d calls; want revoked after 3", r.Credential, f.src.revokeCalls)
+		}
+	})
+	t.Run("revoke keeps failing until the deadline", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t, time.Hour, 5*time.Minute, func(s *fakeSource) { s.revokeErr = errFake })
+		f.start(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+		defer cancel()
+		began := time.Now()
+		err := f.b.Stop(ctx)
+		if !errors.Is(err, credentials.ErrRevokeFailed) || !errors.Is(err, errFake) {
+			t.Fatalf("Stop = %v; want ErrRevokeFailed and the cause", err)
+		}
+		if el := time.Since(began); el < 700*time.Millisecond || el > 3*time.Second {
+			t.Errorf("Stop took %s; want it to retry until the 800ms deadline", el)
+		}
+		r := f.rec.last()
+		if r.Credential.Status != audit.CredentialRevokeFailed || r.Credential.ID != "fake-1" || f.src.revokeCalls < 3 {
+			t.Errorf("record %+v %q after %d calls", r.Credential, r.Detail, f.src.revokeCalls)
+		}
+	})
 	t.Run("bounded by ctx", func(t *testing.T) {
 		t.Parallel()
 		f := setup(t, time.Hour, 5*time.Minute, func(s *fakeSource) { s.blockRevoke = true })

@@ -158,6 +158,11 @@ func (r *EphemeralRole) Revoke(ctx context.Context, c *Credential) error {
 	return dropRole(ctx, conn, c.ID, r.opts.ReassignTo, r.opts.TerminateWait, r.opts.Log)
 }
 
+// Secrets lists the secret values of the admin DSN file (the connection
+// string and its password), read now, for keeping them out of the child's
+// environment.
+func (r *EphemeralRole) Secrets() []string { return AdminSecrets(r.opts.AdminDSNFile) }
+
 // expiry is now plus validity, in UTC, rounded down to the second so that
 // what PostgreSQL stores is exactly Credential.Expiry.
 func (r *EphemeralRole) expiry(validity time.Duration) time.Time {

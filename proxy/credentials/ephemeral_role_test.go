@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -359,6 +360,37 @@ func TestRevokeStale(t *testing.T) {
 	}
 	if dropped, err = credentials.RevokeStale(ctx, u.dsnFile, "data_owner", time.Now(), zerolog.Nop()); err != nil || len(dropped) != 0 {
 		t.Errorf("RevokeStale again = %q, %v; want nothing", dropped, err)
+	}
+}
+
+// TestRevokeTask: scoped to one task id, revocation drops that task's
+// roles, expired or not, and no role of another task whose name begins
+// alike.
+func TestRevokeTask(t *testing.T) {
+	t.Parallel()
+	u := startUpstream(t, pgtest.Options{})
+	ctx := context.Background()
+	u.Psql(t, "app", `
+		CREATE ROLE airlock_job_1_aaaaaaaa LOGIN VALID UNTIL '2001-01-01';
+		CREATE ROLE airlock_job_12_cccccccc LOGIN VALID UNTIL '2001-01-01';
+		CREATE ROLE airlock_job_1_x_dddddddd LOGIN VALID UNTIL '2001-01-01';`)
+	live, err := credentials.NewEphemeralRole(credentials.EphemeralRoleOptions{AdminDSNFile: u.dsnFile, TaskID: "Job-1"}).Obtain(ctx, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := credentials.RevokeTask(ctx, u.dsnFile, "data_owner", "Job-1", zerolog.Nop())
+	want := []string{"airlock_job_1_aaaaaaaa", live.ID}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(dropped, want) {
+		t.Fatalf("RevokeTask = %q, %v; want %q", dropped, err, want)
+	}
+	for _, r := range []string{"airlock_job_12_cccccccc", "airlock_job_1_x_dddddddd"} {
+		if !u.roleExists(t, r) {
+			t.Errorf("RevokeTask dropped %s, another task's role", r)
+		}
+	}
+	if u.roleExists(t, live.ID) {
+		t.Errorf("the task's live role %s still exists", live.ID)
 	}
 }
 

@@ -111,6 +111,8 @@ type fakeSource struct {
 	renewErrs   []error // the next Renew calls fail with these, in order
 	renewErr    error   // then every Renew fails with it
 	revokeErr   error
+	revokeErrs  []error // the next Revoke calls fail with these, in order (before revokeErr)
+	revokeCalls int
 	blockRevoke bool // Revoke waits for its ctx to end
 	obtained    []time.Duration
 	renewed     []time.Duration
@@ -166,7 +168,11 @@ func (s *fakeSource) capped(validity time.Duration) time.Duration {
 
 func (s *fakeSource) Revoke(ctx context.Context, c *credentials.Credential) error {
 	s.mu.Lock()
+	s.revokeCalls++
 	block, err := s.blockRevoke, s.revokeErr
+	if len(s.revokeErrs) > 0 {
+		err, s.revokeErrs = s.revokeErrs[0], s.revokeErrs[1:]
+	}
 	s.mu.Unlock()
 	if block {
 		<-ctx.Done()

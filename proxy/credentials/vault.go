@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -412,8 +413,9 @@ func (v *Vault) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Secrets lists every token and password the source has held, for keeping
-// them out of the child's environment.
+// Secrets lists every token, password and login secret (JWT, AppRole role
+// and secret id) the source has held, for keeping them out of the child's
+// environment.
 func (v *Vault) Secrets() []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -581,6 +583,13 @@ func (v *Vault) login(ctx context.Context) (*vaultToken, error) {
 			hidden = append(hidden, val)
 		}
 	}
+	v.mu.Lock()
+	for _, h := range hidden { // login material: kept out of the child's environment too
+		if !slices.ContainsFunc(v.passwords, func(p secret.Secret) bool { return p.Reveal() == h }) {
+			v.passwords = append(v.passwords, secret.New(h))
+		}
+	}
+	v.mu.Unlock()
 	var resp vaultResponse
 	if err := v.do(ctx, vaultCall{method: http.MethodPost, path: v.loginPath, in: body, out: &resp, hidden: hidden}); err != nil {
 		return nil, fmt.Errorf("log in to vault (%s): %w", a.Method, err)

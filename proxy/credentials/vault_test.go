@@ -565,8 +565,9 @@ func TestVaultCanary(t *testing.T) {
 	note(nil, v.Revoke(bg, c))
 
 	held := append(v.Secrets(), k8s.Secrets()...)
-	if !slices.Contains(held, token) || !slices.Contains(held, c.Password.Reveal()) || len(held) != 4 {
-		t.Fatalf("test is broken: Secrets = %d values; want both tokens and both passwords", len(held))
+	jwt := e.fv.k8sJWT
+	if !slices.Contains(held, token) || !slices.Contains(held, c.Password.Reveal()) || !slices.Contains(held, jwt) || len(held) != 5 {
+		t.Fatalf("test is broken: Secrets = %d values; want both tokens, both passwords and the kubernetes JWT", len(held))
 	}
 	for _, err := range errs {
 		seen = append(seen, err.Error(), fmt.Sprintf("%+v %#v", err, err))
