@@ -45,8 +45,9 @@ func compileRule(env *cel.Env, expr string, costLimit uint64) (compiledRule, []i
 	if err != nil {
 		return compiledRule{}, []issue{{line: 1, col: 1, msg: "plan: " + err.Error()}}
 	}
-	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(checked.NativeRep()),
-		dynamic: readsDynamic(checked.NativeRep()), literals: stringLiterals(checked.NativeRep())}, nil
+	a := checked.NativeRep()
+	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(a),
+		dynamic: readsDynamic(a), literals: stringLiterals(a), constraints: extractConstraints(a, tracked, costLimit)}, nil
 }
 
 // readsDynamic reports whether the rule reads conn or now: the variables

@@ -81,6 +81,7 @@ type Engine struct {
 	// function of what Request.Memo stands for.
 	memoOK bool
 	memo   memo
+	index  ruleIndex
 }
 
 // memo keeps decisions by Request.Memo; it is cleared when full.
@@ -114,9 +115,11 @@ type compiledRule struct {
 	protocols protocolSet // the protocols the rule applies to
 	dynamic   bool        // reads conn or now, which Request.Memo does not cover
 	literals  []string    // string constants in the expression
-	tracked   bool        // evaluated with runtime cost tracking
-	maxCost   uint64      // estimated worst case
-	reason    string      // "allowed by rule x" / "denied by rule x"
+	// constraints are the index's: necessary conditions on request fields
+	constraints []constraint
+	tracked     bool   // evaluated with runtime cost tracking
+	maxCost     uint64 // estimated worst case
+	reason      string // "allowed by rule x" / "denied by rule x"
 }
 
 // protocolSet is a bit set of protocols; empty means every protocol.
@@ -218,6 +221,7 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 		return nil, &cerr
 	}
 	e.memoOK = !slices.ContainsFunc(e.rules, func(r compiledRule) bool { return r.dynamic })
+	e.index = buildIndex(e.rules)
 	return e, nil
 }
 
@@ -230,7 +234,9 @@ func (e *Engine) Observe() bool { return e.observe }
 // ReasonNoRule is the reason of a denial no rule asked for.
 const ReasonNoRule = "no rule allows"
 
-// Decide evaluates every rule that applies to req's protocol.
+// Decide evaluates the rules that can match req: those that apply to its
+// protocol and whose constraints on its fields it meets (see ruleIndex).
+// The decision is the one evaluating every rule would give.
 //
 // The returned Rules may be shared with other decisions: do not modify it.
 func (e *Engine) Decide(req *Request) Decision {
@@ -245,7 +251,11 @@ func (e *Engine) Decide(req *Request) Decision {
 	return d
 }
 
-func (e *Engine) decide(req *Request) Decision {
+func (e *Engine) decide(req *Request) Decision { return e.decideWith(req, true) }
+
+// decideWith decides req, evaluating only the index's candidates when
+// indexed is set and every rule of req's protocol otherwise.
+func (e *Engine) decideWith(req *Request, indexed bool) Decision {
 	act := e.acts.Get().(*activation)
 	act.req, act.nowSet = req, false
 	defer func() { act.req = nil; e.acts.Put(act) }()
@@ -257,6 +267,18 @@ func (e *Engine) decide(req *Request) Decision {
 		return e.finish(Decision{Reason: why})
 	}
 	bit := protocolBit(req.Protocol)
+	order := act.all[:0]
+	if indexed {
+		act.cands = e.index.candidates(req, act.cands[:0])
+		order = act.cands
+	} else {
+		for i := range e.rules {
+			if r := &e.rules[i]; r.protocols == 0 || r.protocols&bit != 0 {
+				order = append(order, int32(i))
+			}
+		}
+		act.all = order
+	}
 	var (
 		d               Decision
 		allowAt, denyAt = -1, -1
@@ -264,11 +286,9 @@ func (e *Engine) decide(req *Request) Decision {
 		hits            = hitBuf[:0] // indexes of matching rules
 		evalErr         string
 	)
-	for i := range e.rules {
+	for _, i32 := range order {
+		i := int(i32)
 		r := &e.rules[i]
-		if r.protocols != 0 && r.protocols&bit == 0 {
-			continue
-		}
 		out, _, err := r.prg.Eval(act)
 		if err != nil {
 			if evalErr == "" {
@@ -325,6 +345,9 @@ type activation struct {
 	req    *Request
 	now    types.Timestamp
 	nowSet bool
+	// buffers kept between decisions: the index's candidates, the rules
+	// of a full evaluation
+	cands, all []int32
 }
 
 var _ interpreter.Activation = (*activation)(nil)
