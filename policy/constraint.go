@@ -229,21 +229,14 @@ func termConstraint(e ast.Expr, refs map[int64]*ast.ReferenceInfo) (constraint, 
 			}
 		}
 	}
-	var d dim
-	c, ok := scalarConstraint(e, func(x ast.Expr) bool {
+	return scalarConstraint(e, func(x ast.Expr) (dim, bool) {
 		v, f, ok := varField(x, refs)
 		if !ok {
-			return false
+			return 0, false
 		}
-		dd, ok := scalarDims[[2]string{v, f}]
-		d = dd
-		return ok
+		d, ok := scalarDims[[2]string{v, f}]
+		return d, ok
 	}, refs)
-	if !ok {
-		return constraint{}, false
-	}
-	c.dim = d
-	return c, true
 }
 
 // quantifierConstraint recognises L.all(x, p(x)) and L.exists(x, p(x)) as
@@ -272,33 +265,32 @@ func quantifierConstraint(c ast.ComprehensionExpr, refs map[int64]*ast.Reference
 		return constraint{}, false
 	}
 	iter := c.IterVar()
-	out, ok := scalarConstraint(step.Args()[1], func(x ast.Expr) bool {
-		return x.Kind() == ast.IdentKind && x.AsIdent() == iter
+	out, ok := scalarConstraint(step.Args()[1], func(x ast.Expr) (dim, bool) {
+		return d, x.Kind() == ast.IdentKind && x.AsIdent() == iter
 	}, refs)
-	if !ok {
-		return constraint{}, false
-	}
-	out.dim = d
-	return out, true
+	return out, ok
 }
 
-// scalarConstraint recognises the scalar forms over a subject isSubject
-// accepts: F == "c", "c" == F, F in [...], F.startsWith(P), F.glob("…"),
-// and || of these (over subjects isSubject accepts alike).
-func scalarConstraint(e ast.Expr, isSubject func(ast.Expr) bool, refs map[int64]*ast.ReferenceInfo) (constraint, bool) {
+// scalarConstraint recognises the scalar forms over a subject: F == "c",
+// "c" == F, F in [...], F.startsWith(P), F.glob("…"), and || of these over
+// the same subject. subject returns the dimension of an expression it
+// accepts as one.
+func scalarConstraint(e ast.Expr, subject func(ast.Expr) (dim, bool), refs map[int64]*ast.ReferenceInfo) (constraint, bool) {
 	if e.Kind() != ast.CallKind {
 		return constraint{}, false
 	}
 	call := e.AsCall()
 	args := call.Args()
 	var c constraint
+	var ok2 bool
 	switch fn := call.FunctionName(); {
 	case fn == operators.LogicalOr && len(args) == 2:
-		l, ok1 := scalarConstraint(args[0], isSubject, refs)
-		r, ok2 := scalarConstraint(args[1], isSubject, refs)
-		if !ok1 || !ok2 {
+		l, ok1 := scalarConstraint(args[0], subject, refs)
+		r, ok2 := scalarConstraint(args[1], subject, refs)
+		if !ok1 || !ok2 || l.dim != r.dim {
 			return c, false
 		}
+		c.dim = l.dim
 		c.exact = append(l.exact, r.exact...)
 		c.prefixes = append(l.prefixes, r.prefixes...)
 	case fn == operators.Equals && len(args) == 2:
@@ -307,12 +299,12 @@ func scalarConstraint(e ast.Expr, isSubject func(ast.Expr) bool, refs map[int64]
 			x, lit = lit, x
 		}
 		s, ok := stringLiteral(lit)
-		if !ok || !isSubject(x) {
+		if c.dim, ok2 = subject(x); !ok || !ok2 {
 			return c, false
 		}
 		c.exact = []string{s}
 	case fn == operators.In && len(args) == 2:
-		if !isSubject(args[0]) || args[1].Kind() != ast.ListKind || len(args[1].AsList().OptionalIndices()) > 0 {
+		if c.dim, ok2 = subject(args[0]); !ok2 || args[1].Kind() != ast.ListKind || len(args[1].AsList().OptionalIndices()) > 0 {
 			return c, false
 		}
 		for _, el := range args[1].AsList().Elements() {
@@ -324,13 +316,13 @@ func scalarConstraint(e ast.Expr, isSubject func(ast.Expr) bool, refs map[int64]
 		}
 	case fn == "startsWith" && call.IsMemberFunction() && len(args) == 1:
 		p, ok := leadingLiteral(args[0], refs)
-		if !ok || !isSubject(call.Target()) {
+		if c.dim, ok2 = subject(call.Target()); !ok || !ok2 {
 			return c, false
 		}
 		c.prefixes = []string{p}
 	case fn == "glob" && call.IsMemberFunction() && len(args) == 1:
 		pat, ok := stringLiteral(args[0])
-		if !ok || !isSubject(call.Target()) {
+		if c.dim, ok2 = subject(call.Target()); !ok || !ok2 {
 			return c, false
 		}
 		// A string the pattern matches starts with the pattern's
