@@ -3,6 +3,7 @@ package policy_test
 import (
 	"fmt"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,7 +91,9 @@ func BenchmarkDecideRules(b *testing.B) {
 }
 
 // BenchmarkCompile10000Rules reports the time and the heap it takes to
-// compile a 10,000-rule policy (ms/compile, MB-heap).
+// compile a 10,000-rule policy: ms/compile (wall clock), cpu-ms/compile
+// (the process's CPU time, every thread: on a shared machine the steadier
+// figure) and MB-heap (what the engine keeps).
 func BenchmarkCompile10000Rules(b *testing.B) {
 	rules := generatedRules(10000)
 	var heap uint64
@@ -98,16 +101,26 @@ func BenchmarkCompile10000Rules(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		start := time.Now()
+		start, cpu := time.Now(), cpuTime()
 		e, err := policy.Compile(rules, policy.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/compile")
+		b.ReportMetric(float64((cpuTime() - cpu).Milliseconds()), "cpu-ms/compile")
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		heap = after.HeapAlloc - before.HeapAlloc
 		runtime.KeepAlive(e)
 	}
 	b.ReportMetric(float64(heap)/(1<<20), "MB-heap")
+}
+
+// cpuTime is the user and system CPU time of the process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

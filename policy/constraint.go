@@ -92,6 +92,24 @@ var listDims = map[string][2]dim{
 	"functions": {dimFunctionsAll, dimFunctionsAny},
 }
 
+// String names the field, as a rule writes it.
+func (d dim) String() string {
+	for k, v := range scalarDims {
+		if v == d {
+			return k[0] + "." + k[1]
+		}
+	}
+	for f, ds := range listDims {
+		switch d {
+		case ds[0]:
+			return "sql." + f + " (all)"
+		case ds[1]:
+			return "sql." + f + " (exists)"
+		}
+	}
+	return "?"
+}
+
 // scalar returns the request's value of a scalar dimension.
 func (d dim) scalar(r *Request) string {
 	switch d {

@@ -158,6 +158,15 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 	}
 	e := &Engine{observe: opts.Observe}
 	e.acts.New = func() any { return new(activation) }
+	exprs := make([]string, 0, len(rules)+len(opts.Egress))
+	for _, r := range rules {
+		expr := r.Allow + r.Deny
+		if r.Allow != "" && r.Deny != "" {
+			expr = "" // a problem of its own, below
+		}
+		exprs = append(exprs, expr)
+	}
+	compiled := compileAll(env, append(exprs, opts.Egress...), limit)
 	var cerr CompileError
 	seen := make(map[string]int, len(rules))
 	for i, r := range rules {
@@ -184,7 +193,7 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 			cerr.add(i, "", "set allow: or deny: to a CEL expression")
 			continue
 		}
-		cr, issues := compileRule(env, expr, limit)
+		cr, issues := compiled[i].rule, compiled[i].issues
 		if len(issues) > 0 {
 			for _, is := range issues {
 				cerr.Problems = append(cerr.Problems, Problem{Rule: i, Field: field, Line: is.line, Column: is.col, Msg: is.msg})
@@ -205,7 +214,7 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 			cerr.Problems = append(cerr.Problems, Problem{Rule: i, Egress: true, Msg: "set a CEL expression over http (method, host, port, path)"})
 			continue
 		}
-		cr, issues := compileRule(env, expr, limit)
+		cr, issues := compiled[len(rules)+i].rule, compiled[len(rules)+i].issues
 		for _, is := range issues {
 			cerr.Problems = append(cerr.Problems, Problem{Rule: i, Egress: true, Line: is.line, Column: is.col, Msg: is.msg})
 		}
@@ -430,6 +439,10 @@ type RuleInfo struct {
 	Protocols []string // empty: every protocol
 	MaxCost   uint64   // estimated worst case at the request size bounds
 	Tracked   bool     // the worst case exceeds the limit, so evaluation is metered
+	// Indexed names the request fields Decide uses to skip the rule, e.g.
+	// "sql.kind" or "sql.reads (all)". Empty: the rule is evaluated for
+	// every request of its protocols.
+	Indexed []string
 }
 
 // Describe lists the compiled rules.
@@ -437,6 +450,9 @@ func (e *Engine) Describe() []RuleInfo {
 	out := make([]RuleInfo, len(e.rules))
 	for i, r := range e.rules {
 		info := RuleInfo{Name: r.name, Deny: r.deny, MaxCost: r.maxCost, Tracked: r.tracked}
+		for _, c := range r.constraints {
+			info.Indexed = append(info.Indexed, c.dim.String())
+		}
 		for _, p := range []string{ProtocolPostgres, ProtocolS3, ProtocolHTTP} {
 			if r.protocols&protocolBit(p) != 0 {
 				info.Protocols = append(info.Protocols, p)

@@ -243,3 +243,46 @@ func TestIndexAgreesWithFullEvaluation(t *testing.T) {
 		t.Errorf("the random cases are too uniform or the index skips too little")
 	}
 }
+
+// TestIndexedFields: which terms the index takes a rule's constraints from.
+func TestIndexedFields(t *testing.T) {
+	cases := []struct {
+		expr  string
+		limit uint64
+		want  string // RuleInfo.Indexed, joined
+	}{
+		{`sql.kind == "select" && sql.reads.all(t, t.startsWith("sales."))`, 0, "sql.kind, sql.reads (all)"},
+		{`"select" == sql.kind`, 0, "sql.kind"},
+		{`sql.kind in ["insert", "update"] && sql.command == "INSERT"`, 0, "sql.kind, sql.command"},
+		{`sql.tables.exists(t, t == "a.b" || t.startsWith("c."))`, 0, "sql.tables (exists)"},
+		{`"delete" in sql.kinds`, 0, "sql.kinds (exists)"},
+		{`s3.action == "PutObject" && s3.bucket == "lake" && s3.key.startsWith("curated/" + task.id + "/")`, 0, "s3.action, s3.bucket, s3.key"},
+		{`s3.key.glob("raw/**") && s3.prefix.glob("*")`, 0, "s3.key"}, // "*" starts with nothing
+		{`http.host == "a" || http.host.startsWith("b.")`, 0, "http.host"},
+		// Not constraints: other operators, fields, or terms that can fail.
+		{`sql.kind == "select" || s3.bucket == "lake"`, 0, ""},
+		{`!(sql.kind == "select")`, 0, ""},
+		{`sql.kind != "select"`, 0, ""},
+		{`s3.key.startsWith(task.labels["prefix"])`, 0, ""},
+		{`s3.key.startsWith("a/" + task.labels["prefix"])`, 0, ""},
+		{`s3.key.startsWith("")`, 0, ""},
+		{`sql.reads.exists_one(t, t == "a.b")`, 0, ""},
+		{`sql.reads.all(t, t.endsWith(".b"))`, 0, ""},
+		{`conn.user == "etl" && task.id == "t1"`, 0, ""},
+		{`(sql.kind == "select" || sql.kind == "x") && sql.reads.all(t, t.glob("a.*"))`, 0, "sql.kind"}, // glob over a list: metered
+		// Metered rules: only leading scalar terms, within the limit.
+		{`sql.kind == "insert" && sql.writes.all(t, t.glob("staging.*")) && sql.command == "INSERT"`, 0, "sql.kind"},
+		{`sql.writes.all(t, t.glob("staging.*")) && sql.kind == "insert"`, 0, ""},
+		{`sql.kind == "insert" && sql.writes.all(t, t.glob("staging.*"))`, 5, ""},
+		{`sql.kind == "insert" && sql.command == "INSERT" && sql.writes.all(t, t.glob("staging.*"))`, 10, "sql.kind"},
+	}
+	for _, c := range cases {
+		e, err := policy.Compile([]policy.Rule{{Name: "r", Allow: c.expr}}, policy.Options{CostLimit: c.limit})
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		if got := strings.Join(e.Describe()[0].Indexed, ", "); got != c.want {
+			t.Errorf("%s (limit %d): indexed by %q, want %q", c.expr, c.limit, got, c.want)
+		}
+	}
+}
