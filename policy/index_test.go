@@ -30,6 +30,8 @@ var (
 	vDBs      = []string{"sales", "hr", ""}
 )
 
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 1)) }
+
 func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
 
 func quoteList(r *rand.Rand, s []string) string {
@@ -186,7 +188,7 @@ func TestIndexAgreesWithFullEvaluation(t *testing.T) {
 	if s := os.Getenv("AIRLOCK_PROPERTY_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
-	r := rand.New(rand.NewPCG(seed, 1))
+	r := newRand(seed)
 	policies, requests := 150, 60
 	if testing.Short() {
 		policies = 60
