@@ -229,6 +229,13 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 	if len(cerr.Problems) > 0 {
 		return nil, &cerr
 	}
+	if ip, ok := env.CELTypeProvider().(*internProvider); ok {
+		var lits []string
+		for _, r := range e.rules {
+			lits = append(lits, r.literals...)
+		}
+		ip.intern(lits)
+	}
 	e.memoOK = !slices.ContainsFunc(e.rules, func(r compiledRule) bool { return r.dynamic })
 	e.index = buildIndex(e.rules)
 	return e, nil
