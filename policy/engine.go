@@ -3,7 +3,9 @@
 // Rules are compiled and type-checked once (each must yield a bool) and
 // evaluated with a cost limit. An explicit deny wins, an allow lets the
 // request through, and anything else is denied. A rule that cannot be
-// evaluated denies and says why. The package decides; it does not log, audit
+// evaluated denies and says why. A decision evaluates only the rules an
+// index on request fields says can match, and comes out as evaluating
+// every rule would. The package decides; it does not log, audit
 // or speak any protocol: the caller (proxy's gate) records every decision.
 package policy
 
