@@ -288,3 +288,40 @@ func TestIndexedFields(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexKeepsCostLimitErrors: a metered rule stopped at the cost limit
+// denies with an error, and CEL's && does not absorb that error the way it
+// absorbs a failing term's: the index must not skip a metered rule on a
+// constraint evaluation may never reach.
+func TestIndexKeepsCostLimitErrors(t *testing.T) {
+	reads := make([]string, 50)
+	for i := range reads {
+		reads[i] = fmt.Sprintf("a.t%d", i)
+	}
+	rules := []policy.Rule{
+		{Name: "late-kind", Allow: `sql.reads.all(t, t.glob("a.*")) && sql.kind == "select"`},
+		{Name: "early-kind", Allow: `sql.kind == "copy_to" && sql.reads.all(t, t.glob("a.*"))`},
+	}
+	e, err := policy.Compile(rules, policy.Options{CostLimit: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		kind, reason string
+	}{
+		// late-kind runs out of budget before it reads sql.kind: an error.
+		{"insert", "rule late-kind could not be evaluated: operation cancelled: actual cost limit exceeded"},
+		// early-kind's leading term is false: skipped, as evaluation
+		// stops there; late-kind still errs.
+		{"select", "rule late-kind could not be evaluated: operation cancelled: actual cost limit exceeded"},
+	} {
+		req := &policy.Request{Protocol: policy.ProtocolPostgres, SQL: policy.SQL{Kind: c.kind, Reads: reads, Tables: reads}}
+		got, want := e.Decide(req), e.DecideFull(req)
+		if !reflect.DeepEqual(got, want) || got.Reason != c.reason {
+			t.Errorf("kind %s: indexed %+v, full %+v, want reason %q", c.kind, got, want, c.reason)
+		}
+	}
+	if n := e.Candidates(&policy.Request{Protocol: policy.ProtocolPostgres, SQL: policy.SQL{Kind: "insert", Reads: reads}}); n != 1 {
+		t.Errorf("an insert should leave out early-kind and keep late-kind: %d candidates", n)
+	}
+}
