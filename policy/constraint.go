@@ -30,7 +30,8 @@ import (
 type constraint struct {
 	dim      dim
 	exact    []string // the value equals one of these, or
-	prefixes []string // starts with one of these (never "")
+	prefixes []string // starts with one of these (never ""), or
+	suffixes []string // ends with one of these (never "")
 }
 
 // dim is one request field the index can test, in the order the index
@@ -225,8 +226,8 @@ func termCostBound(a *ast.AST, e ast.Expr) (uint64, bool) {
 // termConstraint recognises the terms that compare a request field with
 // constants and cannot fail:
 //
-//	F == "c", "c" == F, F in ["a", "b"], F.startsWith(P), F.glob("lit*…"),
-//	and || of these over the same F; and for a list field L,
+//	F == "c", "c" == F, F in ["a", "b"], F.startsWith(P), F.endsWith("c"),
+//	F.glob("lit*…"), and || of these over the same F; and for a list field L,
 //	L.all(x, p(x)), L.exists(x, p(x)), "c" in L,
 //
 // where F is a string field, P a constant or a concatenation of error-free
@@ -290,8 +291,8 @@ func quantifierConstraint(c ast.ComprehensionExpr, refs map[int64]*ast.Reference
 }
 
 // scalarConstraint recognises the scalar forms over a subject: F == "c",
-// "c" == F, F in [...], F.startsWith(P), F.glob("…"), and || of these over
-// the same subject. subject returns the dimension of an expression it
+// "c" == F, F in [...], F.startsWith(P), F.endsWith("c"), F.glob("…"), and
+// || of these over the same subject. subject returns the dimension of an expression it
 // accepts as one.
 func scalarConstraint(e ast.Expr, subject func(ast.Expr) (dim, bool), refs map[int64]*ast.ReferenceInfo) (constraint, bool) {
 	if e.Kind() != ast.CallKind {
@@ -311,6 +312,7 @@ func scalarConstraint(e ast.Expr, subject func(ast.Expr) (dim, bool), refs map[i
 		c.dim = l.dim
 		c.exact = append(l.exact, r.exact...)
 		c.prefixes = append(l.prefixes, r.prefixes...)
+		c.suffixes = append(l.suffixes, r.suffixes...)
 	case fn == operators.Equals && len(args) == 2:
 		x, lit := args[0], args[1]
 		if _, ok := stringLiteral(x); ok {
@@ -338,6 +340,12 @@ func scalarConstraint(e ast.Expr, subject func(ast.Expr) (dim, bool), refs map[i
 			return c, false
 		}
 		c.prefixes = []string{p}
+	case fn == "endsWith" && call.IsMemberFunction() && len(args) == 1:
+		x, ok := stringLiteral(args[0])
+		if c.dim, ok2 = subject(call.Target()); !ok || !ok2 {
+			return c, false
+		}
+		c.suffixes = []string{x}
 	case fn == "glob" && call.IsMemberFunction() && len(args) == 1:
 		pat, ok := stringLiteral(args[0])
 		if c.dim, ok2 = subject(call.Target()); !ok || !ok2 {
@@ -349,8 +357,9 @@ func scalarConstraint(e ast.Expr, subject func(ast.Expr) (dim, bool), refs map[i
 	default:
 		return c, false
 	}
-	// A prefix "" admits everything: the term says nothing.
-	if slices.Contains(c.prefixes, "") || len(c.exact)+len(c.prefixes) > maxConstraintValues {
+	// A prefix or suffix "" admits everything: the term says nothing.
+	if slices.Contains(c.prefixes, "") || slices.Contains(c.suffixes, "") ||
+		len(c.exact)+len(c.prefixes)+len(c.suffixes) > maxConstraintValues {
 		return c, false
 	}
 	slices.Sort(c.exact)

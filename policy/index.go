@@ -46,7 +46,9 @@ type indexNode struct {
 	any    *indexNode
 	exact  map[string]*indexNode
 	prefix map[string]*indexNode
+	suffix map[string]*indexNode
 	plens  []int        // lengths of the prefix keys, ascending, each once
+	slens  []int        // lengths of the suffix keys, ascending, each once
 	edges  []*indexNode // every child but any, for a list-all level on an empty list
 }
 
@@ -98,6 +100,7 @@ func buildNode(es []indexEntry, from dim) *indexNode {
 	var anyEs []indexEntry
 	exact := map[string][]indexEntry{}
 	prefix := map[string][]indexEntry{}
+	suffix := map[string][]indexEntry{}
 	for _, e := range rest {
 		c, ok := e.at(n.dim)
 		if !ok {
@@ -110,6 +113,9 @@ func buildNode(es []indexEntry, from dim) *indexNode {
 		for _, p := range c.prefixes {
 			prefix[p] = append(prefix[p], e)
 		}
+		for _, x := range c.suffixes {
+			suffix[x] = append(suffix[x], e)
+		}
 	}
 	if len(anyEs) > 0 {
 		n.any = buildNode(anyEs, n.dim+1)
@@ -121,18 +127,28 @@ func buildNode(es []indexEntry, from dim) *indexNode {
 			n.edges = append(n.edges, n.exact[v])
 		}
 	}
-	if len(prefix) > 0 {
-		n.prefix = make(map[string]*indexNode, len(prefix))
-		for p, es := range prefix {
-			n.prefix[p] = buildNode(es, n.dim+1)
-			n.edges = append(n.edges, n.prefix[p])
-			if !slices.Contains(n.plens, len(p)) {
-				n.plens = append(n.plens, len(p))
-			}
-		}
-		slices.Sort(n.plens)
-	}
+	n.prefix, n.plens = affixNodes(prefix, n)
+	n.suffix, n.slens = affixNodes(suffix, n)
 	return n
+}
+
+// affixNodes builds the children under prefixes or suffixes, and the
+// lengths of those, ascending, each once.
+func affixNodes(byAffix map[string][]indexEntry, n *indexNode) (map[string]*indexNode, []int) {
+	if len(byAffix) == 0 {
+		return nil, nil
+	}
+	kids := make(map[string]*indexNode, len(byAffix))
+	var lens []int
+	for a, es := range byAffix {
+		kids[a] = buildNode(es, n.dim+1)
+		n.edges = append(n.edges, kids[a])
+		if !slices.Contains(lens, len(a)) {
+			lens = append(lens, len(a))
+		}
+	}
+	slices.Sort(lens)
+	return kids, lens
 }
 
 // candidates appends to out the rules that can match req, in policy
@@ -184,6 +200,14 @@ func (n *indexNode) follow(v string, req *Request, out []int32) []int32 {
 			break
 		}
 		if c := n.prefix[v[:l]]; c != nil {
+			out = c.collect(req, out)
+		}
+	}
+	for _, l := range n.slens {
+		if l > len(v) {
+			break
+		}
+		if c := n.suffix[v[len(v)-l:]]; c != nil {
 			out = c.collect(req, out)
 		}
 	}

@@ -28,6 +28,7 @@ var (
 	vMethods  = []string{"GET", "POST", "CONNECT", ""}
 	vHosts    = []string{"api.internal", "example.com", ""}
 	vDBs      = []string{"sales", "hr", ""}
+	vSuffixes = []string{"_pii", "s", ".json", "/", "\x80x", "ders", "people"}
 )
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 1)) }
@@ -45,7 +46,11 @@ func quoteList(r *rand.Rand, s []string) string {
 
 // scalarTerm is a term over one string field, indexable or not.
 func scalarTerm(r *rand.Rand, field string, vals, pfx []string) string {
-	switch r.IntN(10) {
+	switch r.IntN(12) {
+	case 10:
+		return fmt.Sprintf("%s.endsWith(%q)", field, pick(r, vSuffixes))
+	case 11:
+		return fmt.Sprintf("%s.endsWith(%q) || %s.startsWith(%q) || %s == %q", field, pick(r, vSuffixes), field, pick(r, pfx), field, pick(r, vals))
 	case 0:
 		return fmt.Sprintf("%s == %q", field, pick(r, vals))
 	case 1:
@@ -261,6 +266,8 @@ func TestIndexedFields(t *testing.T) {
 		{`s3.action == "PutObject" && s3.bucket == "lake" && s3.key.startsWith("curated/" + task.id + "/")`, 0, "s3.action, s3.bucket, s3.key"},
 		{`s3.key.glob("raw/**") && s3.prefix.glob("*")`, 0, "s3.key"}, // "*" starts with nothing
 		{`http.host == "a" || http.host.startsWith("b.")`, 0, "http.host"},
+		{`sql.tables.exists(t, t.endsWith("_pii") || t.startsWith("pii."))`, 0, "sql.tables (exists)"},
+		{`http.host.endsWith(".internal") && http.method == "GET"`, 0, "http.method, http.host"},
 		// Not constraints: other operators, fields, or terms that can fail.
 		{`sql.kind == "select" || s3.bucket == "lake"`, 0, ""},
 		{`!(sql.kind == "select")`, 0, ""},
@@ -268,8 +275,11 @@ func TestIndexedFields(t *testing.T) {
 		{`s3.key.startsWith(task.labels["prefix"])`, 0, ""},
 		{`s3.key.startsWith("a/" + task.labels["prefix"])`, 0, ""},
 		{`s3.key.startsWith("")`, 0, ""},
+		{`s3.key.endsWith("")`, 0, ""},
+		{`s3.key.endsWith(task.id)`, 0, ""},
 		{`sql.reads.exists_one(t, t == "a.b")`, 0, ""},
-		{`sql.reads.all(t, t.endsWith(".b"))`, 0, ""},
+		{`sql.reads.all(t, t.endsWith(".b"))`, 0, "sql.reads (all)"},
+		{`sql.reads.all(t, t.contains(".b"))`, 0, ""},
 		{`conn.user == "etl" && task.id == "t1"`, 0, ""},
 		{`(sql.kind == "select" || sql.kind == "x") && sql.reads.all(t, t.glob("a.*"))`, 0, "sql.kind"}, // glob over a list: metered
 		// Metered rules: only leading scalar terms, within the limit.
