@@ -301,6 +301,13 @@ type airlockProc struct {
 // audit log, plaintext listener (as the other targets), in front of pg.
 func startAirlockRun(t *testing.T, pg *pgtest.Server, dir string, env ...string) airlockProc {
 	t.Helper()
+	return startAirlockRules(t, pg, dir, "", env...)
+}
+
+// startAirlockRules is startAirlockRun with more rules (YAML list items,
+// indented by four spaces) after the ten.
+func startAirlockRules(t *testing.T, pg *pgtest.Server, dir, moreRules string, env ...string) airlockProc {
+	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +338,7 @@ policy:
     - {name: fn-guard, deny: 'sql.functions.exists(f, f.startsWith("pg_catalog.pg_read"))'}
     - {name: s3-read, allow: 's3.action == "GetObject" && s3.bucket == "lake"'}
     - {name: s3-write, allow: 's3.action == "PutObject" && s3.key.startsWith("out/" + task.id + "/")'}
-`, pgPort, local, pg.Port, pw, filepath.Join(dir, "audit.jsonl"), key))
+%s`, pgPort, local, pg.Port, pw, filepath.Join(dir, "audit.jsonl"), key, moreRules))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, airlockBin, "run", "-c", cfg)
 	cmd.Env = append(os.Environ(), env...)

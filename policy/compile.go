@@ -2,7 +2,10 @@ package policy
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
@@ -12,6 +15,43 @@ import (
 type issue struct {
 	line, col int
 	msg       string
+}
+
+type compileResult struct {
+	rule   compiledRule
+	issues []issue
+}
+
+// parallelFrom is the policy size from which Compile uses every CPU:
+// parsing dominates, and a cel.Env compiles concurrently.
+const parallelFrom = 64
+
+// compileAll compiles each expression; blank ones are left alone.
+func compileAll(env *cel.Env, exprs []string, costLimit uint64) []compileResult {
+	out := make([]compileResult, len(exprs))
+	one := func(i int) {
+		if strings.TrimSpace(exprs[i]) != "" {
+			out[i].rule, out[i].issues = compileRule(env, exprs[i], costLimit)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(exprs)/parallelFrom+1)
+	if workers <= 1 {
+		for i := range exprs {
+			one(i)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(exprs); i = int(next.Add(1) - 1) {
+				one(i)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // compileRule parses, type-checks and plans one expression.
@@ -45,9 +85,10 @@ func compileRule(env *cel.Env, expr string, costLimit uint64) (compiledRule, []i
 	if err != nil {
 		return compiledRule{}, []issue{{line: 1, col: 1, msg: "plan: " + err.Error()}}
 	}
-	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(checked.NativeRep()),
-		dynamic: readsDynamic(checked.NativeRep()), literals: stringLiterals(checked.NativeRep()),
-		readsHeaders: readsS3Headers(checked.NativeRep())}, nil
+	a := checked.NativeRep()
+	return compiledRule{prg: prg, tracked: tracked, maxCost: est.Max, protocols: referencedProtocols(a),
+		dynamic: readsDynamic(a), literals: stringLiterals(a), readsHeaders: readsS3Headers(a),
+		constraints: extractConstraints(a, tracked, costLimit)}, nil
 }
 
 // readsS3Headers reports whether the rule reads s3.headers.

@@ -3,7 +3,9 @@
 // Rules are compiled and type-checked once (each must yield a bool) and
 // evaluated with a cost limit. An explicit deny wins, an allow lets the
 // request through, and anything else is denied. A rule that cannot be
-// evaluated denies and says why. The package decides; it does not log, audit
+// evaluated denies and says why. A decision evaluates only the rules an
+// index on request fields says can match, and comes out as evaluating
+// every rule would. The package decides; it does not log, audit
 // or speak any protocol: the caller (proxy's gate) records every decision.
 package policy
 
@@ -82,6 +84,7 @@ type Engine struct {
 	memoOK bool
 	memo   memo
 	digest string // see Digest
+	index  ruleIndex
 }
 
 // memo keeps decisions by Request.Memo; it is cleared when full.
@@ -118,9 +121,11 @@ type compiledRule struct {
 	// readsHeaders: the rule reads s3.headers, so it can allow a request
 	// carrying the configuration headers it names among its literals.
 	readsHeaders bool
-	tracked      bool   // evaluated with runtime cost tracking
-	maxCost      uint64 // estimated worst case
-	reason       string // "allowed by rule x" / "denied by rule x"
+	// constraints are the index's: necessary conditions on request fields
+	constraints []constraint
+	tracked     bool   // evaluated with runtime cost tracking
+	maxCost     uint64 // estimated worst case
+	reason      string // "allowed by rule x" / "denied by rule x"
 }
 
 // protocolSet is a bit set of protocols; empty means every protocol.
@@ -159,6 +164,15 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 	}
 	e := &Engine{observe: opts.Observe}
 	e.acts.New = func() any { return new(activation) }
+	exprs := make([]string, 0, len(rules)+len(opts.Egress))
+	for _, r := range rules {
+		expr := r.Allow + r.Deny
+		if r.Allow != "" && r.Deny != "" {
+			expr = "" // a problem of its own, below
+		}
+		exprs = append(exprs, expr)
+	}
+	compiled := compileAll(env, append(exprs, opts.Egress...), limit)
 	var cerr CompileError
 	seen := make(map[string]int, len(rules))
 	for i, r := range rules {
@@ -185,7 +199,7 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 			cerr.add(i, "", "set allow: or deny: to a CEL expression")
 			continue
 		}
-		cr, issues := compileRule(env, expr, limit)
+		cr, issues := compiled[i].rule, compiled[i].issues
 		if len(issues) > 0 {
 			for _, is := range issues {
 				cerr.Problems = append(cerr.Problems, Problem{Rule: i, Field: field, Line: is.line, Column: is.col, Msg: is.msg})
@@ -206,7 +220,7 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 			cerr.Problems = append(cerr.Problems, Problem{Rule: i, Egress: true, Msg: "set a CEL expression over http (method, host, port, path)"})
 			continue
 		}
-		cr, issues := compileRule(env, expr, limit)
+		cr, issues := compiled[len(rules)+i].rule, compiled[len(rules)+i].issues
 		for _, is := range issues {
 			cerr.Problems = append(cerr.Problems, Problem{Rule: i, Egress: true, Line: is.line, Column: is.col, Msg: is.msg})
 		}
@@ -221,10 +235,18 @@ func Compile(rules []Rule, opts Options) (*Engine, error) {
 	if len(cerr.Problems) > 0 {
 		return nil, &cerr
 	}
+	if ip, ok := env.CELTypeProvider().(*internProvider); ok {
+		var lits []string
+		for _, r := range e.rules {
+			lits = append(lits, r.literals...)
+		}
+		ip.intern(lits)
+	}
 	e.memoOK = !slices.ContainsFunc(e.rules, func(r compiledRule) bool { return r.dynamic })
 	if e.digest, err = digestRules(env, rules, opts, limit); err != nil {
 		return nil, err
 	}
+	e.index = buildIndex(e.rules)
 	return e, nil
 }
 
@@ -237,7 +259,9 @@ func (e *Engine) Observe() bool { return e.observe }
 // ReasonNoRule is the reason of a denial no rule asked for.
 const ReasonNoRule = "no rule allows"
 
-// Decide evaluates every rule that applies to req's protocol.
+// Decide evaluates the rules that can match req: those that apply to its
+// protocol and whose constraints on its fields it meets (see ruleIndex).
+// The decision is the one evaluating every rule would give.
 //
 // The returned Rules may be shared with other decisions: do not modify it.
 func (e *Engine) Decide(req *Request) Decision {
@@ -252,7 +276,11 @@ func (e *Engine) Decide(req *Request) Decision {
 	return d
 }
 
-func (e *Engine) decide(req *Request) Decision {
+func (e *Engine) decide(req *Request) Decision { return e.decideWith(req, true) }
+
+// decideWith decides req, evaluating only the index's candidates when
+// indexed is set and every rule of req's protocol otherwise.
+func (e *Engine) decideWith(req *Request, indexed bool) Decision {
 	act := e.acts.Get().(*activation)
 	act.req, act.nowSet = req, false
 	defer func() { act.req = nil; e.acts.Put(act) }()
@@ -264,6 +292,18 @@ func (e *Engine) decide(req *Request) Decision {
 		return e.finish(Decision{Reason: why})
 	}
 	bit := protocolBit(req.Protocol)
+	order := act.all[:0]
+	if indexed {
+		act.cands = e.index.candidates(req, act.cands[:0])
+		order = act.cands
+	} else {
+		for i := range e.rules {
+			if r := &e.rules[i]; r.protocols == 0 || r.protocols&bit != 0 {
+				order = append(order, int32(i))
+			}
+		}
+		act.all = order
+	}
 	var (
 		d               Decision
 		allowAt, denyAt = -1, -1
@@ -271,11 +311,9 @@ func (e *Engine) decide(req *Request) Decision {
 		hits            = hitBuf[:0] // indexes of matching rules
 		evalErr         string
 	)
-	for i := range e.rules {
+	for _, i32 := range order {
+		i := int(i32)
 		r := &e.rules[i]
-		if r.protocols != 0 && r.protocols&bit == 0 {
-			continue
-		}
 		out, _, err := r.prg.Eval(act)
 		if err != nil {
 			if evalErr == "" {
@@ -374,6 +412,9 @@ type activation struct {
 	req    *Request
 	now    types.Timestamp
 	nowSet bool
+	// buffers kept between decisions: the index's candidates, the rules
+	// of a full evaluation
+	cands, all []int32
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -456,6 +497,10 @@ type RuleInfo struct {
 	Protocols []string // empty: every protocol
 	MaxCost   uint64   // estimated worst case at the request size bounds
 	Tracked   bool     // the worst case exceeds the limit, so evaluation is metered
+	// Indexed names the request fields Decide uses to skip the rule, e.g.
+	// "sql.kind" or "sql.reads (all)". Empty: the rule is evaluated for
+	// every request of its protocols.
+	Indexed []string
 }
 
 // Describe lists the compiled rules.
@@ -463,6 +508,9 @@ func (e *Engine) Describe() []RuleInfo {
 	out := make([]RuleInfo, len(e.rules))
 	for i, r := range e.rules {
 		info := RuleInfo{Name: r.name, Deny: r.deny, MaxCost: r.maxCost, Tracked: r.tracked}
+		for _, c := range r.constraints {
+			info.Indexed = append(info.Indexed, c.dim.String())
+		}
 		for _, p := range []string{ProtocolPostgres, ProtocolS3, ProtocolHTTP} {
 			if r.protocols&protocolBit(p) != 0 {
 				info.Protocols = append(info.Protocols, p)

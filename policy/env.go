@@ -21,6 +21,7 @@ func newEnv() (*cel.Env, error) {
 			reflect.TypeFor[S3](), reflect.TypeFor[HTTP](),
 			ext.ParseStructTags(true),
 		),
+		internTypes(),
 		cel.Variable("task", cel.ObjectType("policy.Task")),
 		cel.Variable("conn", cel.ObjectType("policy.Conn")),
 		cel.Variable("sql", cel.ObjectType("policy.SQL")),

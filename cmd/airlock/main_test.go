@@ -45,6 +45,9 @@ func TestPolicyCheck(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ok: 2 rules compiled (mode enforce)") || !strings.Contains(out, "never-pii") {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
+	if !strings.Contains(out, "indexed by sql.kind, sql.reads (all)") || strings.Contains(out, "not indexed") {
+		t.Errorf("both rules are indexed:\n%s", out)
+	}
 }
 
 // TestPolicyScopeDown prints the session policy scope_down would attach,
@@ -235,8 +238,11 @@ cases:
 		!strings.Contains(out, "ok: 3 rules compiled") {
 		t.Fatalf("check: exit %d\n%s%s", code, out, errs)
 	}
+	if !strings.Contains(out, "not indexed, evaluated for every http request: egress.allow[0]\n") {
+		t.Errorf("check does not name the rule it cannot index:\n%s", out)
+	}
 	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "egress.allow[") && !strings.Contains(line, " http;") {
+		if strings.HasPrefix(line, "allow") && strings.Contains(line, "egress.allow[") && !strings.Contains(line, " http;") {
 			t.Errorf("an egress rule applies beyond http: %s", line)
 		}
 	}

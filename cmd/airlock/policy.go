@@ -39,6 +39,7 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return code, err
 	}
+	unindexed := map[string][]string{} // protocol → rules evaluated for each of its requests
 	for _, r := range engine.Describe() {
 		effect, scope := "allow", "all protocols"
 		if r.Deny {
@@ -51,7 +52,23 @@ func cmdPolicyCheck(args []string, stdout, stderr io.Writer) (int, error) {
 		if r.Tracked {
 			metered = ", metered at run time"
 		}
-		fmt.Fprintf(stdout, "%s  %-24s %s; worst-case cost %d%s\n", effect, r.Name, scope, r.MaxCost, metered)
+		index := "; indexed by " + strings.Join(r.Indexed, ", ")
+		if len(r.Indexed) == 0 {
+			index = "; not indexed"
+			protocols := r.Protocols
+			if len(protocols) == 0 {
+				protocols = []string{policy.ProtocolPostgres, policy.ProtocolS3, policy.ProtocolHTTP}
+			}
+			for _, p := range protocols {
+				unindexed[p] = append(unindexed[p], r.Name)
+			}
+		}
+		fmt.Fprintf(stdout, "%s  %-24s %s; worst-case cost %d%s%s\n", effect, r.Name, scope, r.MaxCost, metered, index)
+	}
+	for _, p := range []string{policy.ProtocolPostgres, policy.ProtocolS3, policy.ProtocolHTTP} {
+		if names := unindexed[p]; len(names) > 0 {
+			fmt.Fprintf(stdout, "not indexed, evaluated for every %s request: %s\n", p, strings.Join(names, ", "))
+		}
 	}
 	fmt.Fprintf(stdout, "ok: %d rules compiled (mode %s)\n", len(engine.Rules()), cfg.Mode)
 	return 0, nil
