@@ -208,7 +208,7 @@ func TestPolicyEgressRules(t *testing.T) {
 	cfg := filepath.Join(dir, "airlock.yaml")
 	os.WriteFile(cfg, []byte(`
 egress:
-  allow: ['http.host.endsWith(".internal")', 'http.method == "CONNECT" && http.port == 443']
+  allow: ['http.host.endsWith(".internal")', 'http.method == "CONNECT" && http.port == 443', 'http.port == 8080']
 policy:
   rules:
     - {name: no-vault, deny: 'http.host == "vault.internal"'}
@@ -235,10 +235,11 @@ cases:
 `), 0o600)
 	code, out, errs := run(t, "policy", "check", "-c", cfg)
 	if code != 0 || !strings.Contains(out, "allow  egress.allow[0]") || !strings.Contains(out, "egress.allow[1]") ||
-		!strings.Contains(out, "ok: 3 rules compiled") {
+		!strings.Contains(out, "ok: 4 rules compiled") {
 		t.Fatalf("check: exit %d\n%s%s", code, out, errs)
 	}
-	if !strings.Contains(out, "not indexed, evaluated for every http request: egress.allow[0]\n") {
+	if !strings.Contains(out, "not indexed, evaluated for every http request: egress.allow[2]\n") ||
+		!strings.Contains(out, "egress.allow[0]          http; worst-case cost 3; indexed by http.host") {
 		t.Errorf("check does not name the rule it cannot index:\n%s", out)
 	}
 	for _, line := range strings.Split(out, "\n") {

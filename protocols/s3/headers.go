@@ -177,6 +177,12 @@ var headerKinds = func() map[string]headerKind {
 	return m
 }()
 
+// absentValue holds, for configuration headers some clients always send,
+// the value S3 applies when the header is absent: carrying it configures
+// nothing, so rules do not see it (s3cmd sends x-amz-storage-class:
+// STANDARD on every upload). The header is still forwarded as written.
+var absentValue = map[string]string{"x-amz-storage-class": "STANDARD"}
+
 // kindOf looks a canonical header name up; x-amz-meta-* share one entry.
 func kindOf(canon string) (headerKind, bool) {
 	if k, ok := headerKinds[canon]; ok && canon != "X-Amz-Meta-" {
@@ -227,7 +233,8 @@ func classifyHeaders(op *Op, in http.Header, query map[string]string) error {
 			values = []string{copySource(op)} // exactly the source the rules checked
 		}
 		out[canon] = values
-		if k.amz.config && (k.amz.configOps == nil || slices.Contains(k.amz.configOps, op.S3.Action)) {
+		if k.amz.config && (k.amz.configOps == nil || slices.Contains(k.amz.configOps, op.S3.Action)) &&
+			!strings.EqualFold(values[0], absentValue[k.lower]) {
 			if op.S3.Headers == nil {
 				op.S3.Headers = make(map[string]string)
 			}

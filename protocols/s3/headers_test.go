@@ -91,6 +91,8 @@ func TestClassifyHeaders(t *testing.T) {
 			config: map[string]string{"x-amz-tagging": "a=b", "x-amz-storage-class": "GLACIER", "x-amz-website-redirect-location": "/x",
 				"x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z", "x-amz-object-lock-legal-hold": "ON",
 				"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": "k"}},
+		{name: "storage class STANDARD is S3's own default: forwarded, not configuration", method: "PUT", target: "/bkt/k",
+			header: map[string]string{"x-amz-storage-class": "STANDARD"}, forwarded: map[string]string{"X-Amz-Storage-Class": "STANDARD"}},
 		{name: "SSE-C key redacted for rules, forwarded", method: "PUT", target: "/bkt/k",
 			header:    map[string]string{"x-amz-server-side-encryption-customer-algorithm": "AES256", "x-amz-server-side-encryption-customer-key": "c2VjcmV0", "x-amz-server-side-encryption-customer-key-MD5": "bWQ1"},
 			forwarded: map[string]string{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256", "X-Amz-Server-Side-Encryption-Customer-Key": "c2VjcmV0", "X-Amz-Server-Side-Encryption-Customer-Key-Md5": "bWQ1"},
