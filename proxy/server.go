@@ -131,6 +131,8 @@ type Server struct {
 	lns      []net.Listener
 	https    []*http.Server
 	conns    connSet
+	limitsMu sync.Mutex
+	limits   map[string]*httpLimit // open connections per HTTP listener
 
 	state     atomic.Int32
 	progress  progress
@@ -138,8 +140,34 @@ type Server struct {
 	stopOnce  sync.Once
 	deadline  *time.Timer
 	startedAt time.Time
-	cancel    context.CancelFunc
-	connCtx   context.Context
+	cancel    context.CancelCauseFunc
+	connCtx   context.Context // every connection's; cancelled with the cause at the deadline or drain bound
+	deadlined atomic.Bool     // task.ttl passed
+}
+
+// ErrShuttingDown is the cause connections' contexts are cancelled with
+// when the drain bound is reached: protocols may show it to clients.
+var ErrShuttingDown = errors.New("Airlock is shutting down")
+
+// ErrDeadline is (wrapped) the cause connections' contexts are cancelled
+// with at task.ttl; its text names the ttl.
+var ErrDeadline = errors.New("task deadline passed")
+
+// deadlineCause is ErrDeadline naming ttl.
+func deadlineCause(ttl time.Duration) error {
+	return fmt.Errorf("%w (task.ttl %s)", ErrDeadline, shortDuration(ttl))
+}
+
+// shortDuration prints d without zero minor units: 2h, 1h30m, 90s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // New returns a server for a validated config.
@@ -148,8 +176,10 @@ func New(cfg *Config, opts Options) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{cfg: cfg, opts: opts, log: opts.Log, now: now, Metrics: NewMetrics(),
+	s := &Server{cfg: cfg, opts: opts, log: opts.Log, now: now, Metrics: NewMetrics(),
 		stop: make(chan StopReason, 1), listened: map[string]net.Addr{}}
+	s.Metrics.Registry.MustRegister(credentialCollector{s})
+	return s
 }
 
 // Addrs returns the listeners' actual addresses by name (postgres, s3,
@@ -173,7 +203,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		id, _ := randomString(6)
 		cfg.Task.ID = "run-" + strings.ToLower(strings.NewReplacer("-", "x", "_", "y").Replace(id))
 	}
-	s.connCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.connCtx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -247,13 +277,30 @@ func (s *Server) openAudit() error {
 			path = "stderr" // the child's stdout may be its data
 		}
 	}
-	l, err := audit.Open(path, audit.Options{Key: key, Task: s.cfg.Task.ID, FlushInterval: c.FlushInterval.D(), Now: s.now})
+	l, err := audit.Open(path, audit.Options{Key: key, Task: s.cfg.Task.ID, Sync: c.Sync == "fsync", Now: s.now,
+		OnHealth: s.auditHealth})
 	if err != nil {
 		return err
 	}
 	s.audit = l
-	return l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart,
-		Detail: fmt.Sprintf("mode=%s ttl=%s rules=%d", s.cfg.Mode, s.cfg.Task.TTL.D(), len(s.cfg.Policy.Rules))})
+	// The start record is the probe: it must reach the sink (a full disk,
+	// /dev/full, a closed pipe fail here, before anything listens).
+	if err := l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart,
+		Detail: fmt.Sprintf("mode=%s ttl=%s rules=%d", s.cfg.Mode, s.cfg.Task.TTL.D(), len(s.cfg.Policy.Rules))}); err != nil {
+		return fmt.Errorf("audit sink %s does not take records: %w", path, err)
+	}
+	return nil
+}
+
+// auditHealth reports the audit sink failing (err) or working again (nil).
+func (s *Server) auditHealth(err error) {
+	if err != nil {
+		s.Metrics.AuditHealthy.Set(0)
+		s.log.Error().Err(err).Msg("audit sink failed: denying every request and failing /readyz until it takes records again")
+		return
+	}
+	s.Metrics.AuditHealthy.Set(1)
+	s.log.Info().Msg("audit sink works again; a resume record continues the chain")
 }
 
 // ReadAuditKey reads an audit chain key file (surrounding whitespace is
@@ -348,7 +395,7 @@ func (s *Server) listenProtocols() error {
 		if err != nil {
 			return err
 		}
-		go s.acceptLoop("postgres", ln, h.Postgres)
+		go s.acceptLoop("postgres", s.retrying(ln, "postgres"), h.Postgres)
 		if dir := s.cfg.Listen.PostgresSocket; dir != "" {
 			_, port, _ := net.SplitHostPort(ln.Addr().String())
 			path := filepath.Join(dir, ".s.PGSQL."+port)
@@ -364,7 +411,7 @@ func (s *Server) listenProtocols() error {
 			s.lns = append(s.lns, uln)
 			s.listened["postgres_socket"] = uln.Addr()
 			s.step("postgres listening on " + path)
-			go s.acceptLoop("postgres", uln, h.Postgres)
+			go s.acceptLoop("postgres", s.retrying(uln, "postgres"), h.Postgres)
 		}
 	}
 	if h.S3 != nil && s.cfg.S3 != nil {
@@ -372,18 +419,20 @@ func (s *Server) listenProtocols() error {
 		if err != nil {
 			return err
 		}
-		ln = rawconn.NewListener(ln) // under TLS: the socket's reads and writes
+		ln = rawconn.NewListener(s.retrying(ln, "s3")) // under TLS: the socket's reads and writes
+		ln = countingListener{Listener: ln, m: s.Metrics, name: "s3"}
 		if !s.cfg.S3.PlainHTTP {
 			ln = tls.NewListener(ln, s.serverCerts.TLSConfig())
 		}
-		s.serveHTTP("s3", ln, h.S3)
+		s.serveHTTP("s3", ln, s.limitHTTP("s3", h.S3))
 	}
 	if h.Egress != nil && s.cfg.Egress != nil {
 		ln, err := s.listen("http_proxy", s.cfg.Listen.HTTPProxy)
 		if err != nil {
 			return err
 		}
-		s.serveHTTP("http_proxy", ln, h.Egress)
+		ln = countingListener{Listener: s.retrying(ln, "http_proxy"), m: s.Metrics, name: "http_proxy"}
+		s.serveHTTP("http_proxy", ln, s.limitHTTP("http_proxy", h.Egress))
 	}
 	return nil
 }
@@ -403,7 +452,8 @@ func (s *Server) serveHTTP(name string, ln net.Listener, h http.Handler) {
 	// Requests, and the egress proxy's hijacked tunnels, end with connCtx
 	// (after the drain), which http.Server's Shutdown does not reach.
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: newStdLogger(s.log, name), BaseContext: func(net.Listener) context.Context { return s.connCtx }}
+		ErrorLog: newStdLogger(s.log, name), BaseContext: func(net.Listener) context.Context { return s.connCtx },
+		ConnContext: s.httpConnContext(name), ConnState: s.httpConnState(name)}
 	s.https = append(s.https, srv)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -412,23 +462,26 @@ func (s *Server) serveHTTP(name string, ln net.Listener, h http.Handler) {
 	}()
 }
 
+// retrying wraps ln so that failed accepts are retried, counted and
+// logged, never ending the listener.
+func (s *Server) retrying(ln net.Listener, name string) net.Listener {
+	return newRetryListener(ln, name, s.log, s.Metrics)
+}
+
 func (s *Server) acceptLoop(name string, ln net.Listener, h ConnHandler) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			s.Stop(StopReason{Kind: "error", Detail: name + " accept: " + err.Error(), Code: ExitFailure})
-			return
+			return // closed: retryListener retries everything else
 		}
-		if !s.conns.add(c) { // draining
+		limit := s.cfg.Listen.MaxConnections[name]
+		switch s.conns.add(c, name, limit) {
+		case addDraining:
 			c.Close()
+			continue
+		case addOverLimit:
+			s.Metrics.Refused.WithLabelValues(name).Inc()
+			go refusePostgres(c, limit)
 			continue
 		}
 		s.Metrics.Accepted.WithLabelValues(name).Inc()
@@ -439,7 +492,8 @@ func (s *Server) acceptLoop(name string, ln net.Listener, h ConnHandler) {
 				s.conns.done(c)
 				s.Metrics.Connections.WithLabelValues(name).Dec()
 			}()
-			if err := h.ServeConn(s.connCtx, c); err != nil && !errors.Is(err, context.Canceled) {
+			cc := s.Metrics.countConn(name, rawconn.Wrap(c))
+			if err := h.ServeConn(s.connCtx, cc); err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Debug().Err(err).Str("protocol", name).Str("client", c.RemoteAddr().String()).Msg("connection ended")
 			}
 		}()
@@ -460,7 +514,10 @@ func (s *Server) armDeadline() {
 	ttl := s.cfg.Task.TTL.D()
 	remaining := ttl - s.now().Sub(s.startedAt)
 	s.deadline = time.AfterFunc(max(remaining, 0), func() {
-		s.gate.Close(fmt.Sprintf("task deadline passed (task.ttl %s)", ttl))
+		cause := deadlineCause(ttl)
+		s.deadlined.Store(true)
+		s.gate.Close(cause.Error(), CauseDeadline)
+		s.cancel(cause) // queries and transfers in flight end now, naming the deadline
 		s.Stop(StopReason{Kind: "deadline", Detail: "task.ttl " + ttl.String() + " passed", Code: ExitDeadline})
 	})
 }
@@ -527,7 +584,7 @@ func (s *Server) drain(d time.Duration) {
 	if !s.conns.wait(ctx) {
 		s.log.Warn().Int("open", s.conns.count()).Dur("drain", d).Msg("drain bound reached; closing connections")
 	}
-	s.cancel()
+	s.cancel(ErrShuttingDown) // no effect after the deadline's cause
 	s.conns.closeAll()
 	wg.Wait()
 	for _, h := range s.https {
@@ -547,7 +604,7 @@ func (s *Server) closeAll() {
 		s.admin.Close()
 	}
 	if s.cancel != nil {
-		s.cancel()
+		s.cancel(ErrShuttingDown)
 	}
 	if s.deadline != nil {
 		s.deadline.Stop()
@@ -560,32 +617,51 @@ func (s *Server) cleanLocal() {
 	}
 }
 
-// connSet tracks open connections for drain.
+// connSet tracks open connections for drain, and counts them per
+// protocol for listen.max_connections.
 type connSet struct {
 	mu      sync.Mutex
-	m       map[net.Conn]struct{}
+	m       map[net.Conn]string // protocol
+	per     map[string]int
 	closed  bool
 	changed chan struct{}
 }
 
-func (cs *connSet) add(c net.Conn) bool {
+// Results of connSet.add.
+const (
+	addOK = iota
+	addDraining
+	addOverLimit
+)
+
+// add tracks c unless the set is closed (draining) or limit (> 0)
+// connections of protocol are open.
+func (cs *connSet) add(c net.Conn, protocol string, limit int) int {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.closed {
-		return false
+		return addDraining
 	}
 	if cs.m == nil {
-		cs.m = map[net.Conn]struct{}{}
+		cs.m = map[net.Conn]string{}
+		cs.per = map[string]int{}
 		cs.changed = make(chan struct{})
 	}
-	cs.m[c] = struct{}{}
-	return true
+	if limit > 0 && cs.per[protocol] >= limit {
+		return addOverLimit
+	}
+	cs.m[c] = protocol
+	cs.per[protocol]++
+	return addOK
 }
 
 func (cs *connSet) done(c net.Conn) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	delete(cs.m, c)
+	if p, ok := cs.m[c]; ok {
+		cs.per[p]--
+		delete(cs.m, c)
+	}
 	if len(cs.m) == 0 && cs.changed != nil {
 		close(cs.changed)
 		cs.changed = make(chan struct{})
