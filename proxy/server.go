@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -68,6 +69,9 @@ type Options struct {
 	// Exec says the server runs a child (exec mode): audit.path defaults to
 	// stderr so records never mix with the child's stdout.
 	Exec bool
+	// AuditWriter, when set, receives the audit log instead of audit.path
+	// (for embedding, and for tests that make the sink fail).
+	AuditWriter io.Writer
 }
 
 // CredentialInfo describes a held credential without its secret.
@@ -277,9 +281,11 @@ func (s *Server) openAudit() error {
 			path = "stderr" // the child's stdout may be its data
 		}
 	}
-	l, err := audit.Open(path, audit.Options{Key: key, Task: s.cfg.Task.ID, Sync: c.Sync == "fsync", Now: s.now,
-		OnHealth: s.auditHealth})
-	if err != nil {
+	opts := audit.Options{Key: key, Task: s.cfg.Task.ID, Sync: c.Sync == "fsync", Now: s.now, OnHealth: s.auditHealth}
+	var l *audit.Log
+	if w := s.opts.AuditWriter; w != nil {
+		l, path = audit.New(w, opts), "(Options.AuditWriter)"
+	} else if l, err = audit.Open(path, opts); err != nil {
 		return err
 	}
 	s.audit = l
