@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/rs/zerolog"
 
 	"github.com/airlockproxy/airlock/policy"
@@ -249,6 +251,14 @@ func (h blockingHandler) ServeConn(ctx context.Context, c net.Conn) error {
 	return ctx.Err()
 }
 
+// readingHandler serves a connection until the client closes it.
+type readingHandler struct{}
+
+func (readingHandler) ServeConn(ctx context.Context, c net.Conn) error {
+	_, err := io.Copy(io.Discard, c)
+	return err
+}
+
 // TestConnectionCause: at the deadline and at the drain bound, the
 // connections' context ends with a cause a client can be shown.
 func TestConnectionCause(t *testing.T) {
@@ -302,4 +312,76 @@ func TestConnectionCause(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMaxConnectionsPostgres: one connection over
+// listen.max_connections.postgres gets PostgreSQL's FATAL 53300, and the
+// connections under the cap are served; a slot freed is usable again.
+func TestMaxConnectionsPostgres(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yml := strings.Replace(baseYAML(t, "1m"), "listen: {admin: '127.0.0.1:0'}\n",
+		"listen: {admin: '127.0.0.1:0', postgres: '127.0.0.1:0', max_connections: {postgres: 2}}\n", 1) +
+		"postgres: {upstream: {host: 127.0.0.1, port: 1, database: d, sslmode: disable}, credentials: {source: static, user: u, password_file: '" + pw + "'}}\n"
+	srv, admin := startWith(t, yml, proxy.Options{Log: zerolog.Nop(),
+		Handlers: func(*proxy.Env) (proxy.Handlers, error) { return proxy.Handlers{Postgres: readingHandler{}}, nil }})
+	defer srv.Shutdown(proxy.StopReason{Kind: "quit"})
+	addr := srv.Addrs()["postgres"].String()
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	waitFor(t, "two open connections", func() bool {
+		_, m := get(t, admin+"/metrics")
+		return strings.Contains(m, `airlock_connections{protocol="postgres"} 2`)
+	})
+	refused := func() string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fe := pgproto3.NewFrontend(c, c)
+		fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": "u"}})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		msg, err := fe.Receive()
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+			return e.Severity + " " + e.Code + " " + e.Message
+		}
+		return "unexpected"
+	}
+	if got := refused(); !strings.HasPrefix(got, "FATAL 53300 too many connections") {
+		t.Fatalf("third connection: %q, want FATAL 53300", got)
+	}
+	if _, m := get(t, admin+"/metrics"); !strings.Contains(m, `airlock_connections_refused_total{protocol="postgres"} 1`) {
+		t.Error("refusal not counted")
+	}
+	held[0].Close()
+	waitFor(t, "a freed slot", func() bool {
+		_, m := get(t, admin+"/metrics")
+		return strings.Contains(m, `airlock_connections{protocol="postgres"} 1`)
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := c.Read(make([]byte, 1)); err == nil || !os.IsTimeout(err) {
+		t.Errorf("a connection under the cap was answered or closed: %v", err)
+	}
+	held[1].Close()
 }
