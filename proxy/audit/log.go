@@ -268,6 +268,9 @@ func (l *Log) await(b *batch, seq uint64) error {
 			continue
 		}
 		done, lead := b.doneCh, b.lead
+		if b != l.cur {
+			lead = nil // b is being written: only its end matters
+		}
 		l.mu.Unlock()
 		select {
 		case <-done:
