@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -384,4 +385,61 @@ func TestMaxConnectionsPostgres(t *testing.T) {
 		t.Errorf("a connection under the cap was answered or closed: %v", err)
 	}
 	held[1].Close()
+}
+
+// TestMaxConnectionsS3: a connection over listen.max_connections.s3 gets
+// S3's 503 SlowDown and is closed, while the one under the cap is served;
+// S3 connections are counted.
+func TestMaxConnectionsS3(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("not-a-real-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yml := strings.Replace(baseYAML(t, "1m"), "listen: {admin: '127.0.0.1:0'}\n",
+		"listen: {admin: '127.0.0.1:0', s3: '127.0.0.1:0', max_connections: {s3: 1}}\n", 1) +
+		"s3: {upstream: {endpoint: 'http://127.0.0.1:1', region: us-east-1}, plain_http: true, credentials: {source: static, access_key_id: AKIDTEST, secret_access_key_file: '" + secret + "'}}\n"
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		w.Write([]byte("served"))
+	})
+	srv, admin := startWith(t, yml, proxy.Options{Log: zerolog.Nop(),
+		Handlers: func(*proxy.Env) (proxy.Handlers, error) { return proxy.Handlers{S3: h}, nil }})
+	defer srv.Shutdown(proxy.StopReason{Kind: "quit"})
+	url := "http://" + srv.Addrs()["s3"].String() + "/lake/k"
+	first := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(url)
+		if err != nil {
+			first <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		first <- string(b)
+	}()
+	<-entered
+	resp, err := (&http.Client{Transport: &http.Transport{}}).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(b), "<Code>SlowDown</Code>") || !resp.Close {
+		t.Errorf("second connection: %d close=%v %s", resp.StatusCode, resp.Close, b)
+	}
+	_, m := get(t, admin+"/metrics")
+	for _, want := range []string{`airlock_connections{protocol="s3"} 1`, `airlock_connections_accepted_total{protocol="s3"} 1`,
+		`airlock_connections_refused_total{protocol="s3"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	close(release)
+	if got := <-first; got != "served" {
+		t.Errorf("first connection: %q", got)
+	}
 }
