@@ -2,7 +2,11 @@ package proxy
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"log"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"syscall"
@@ -79,6 +83,52 @@ func TestRetryListener(t *testing.T) {
 			ln.Close()
 			if _, err := rl.Accept(); err == nil || !strings.Contains(err.Error(), "closed") {
 				t.Errorf("Accept on a closed listener = %v, want the close", err)
+			}
+		})
+	}
+}
+
+// TestHTTPServerAcceptErrors documents why the HTTP listeners are wrapped
+// too: http.Server retries the errors it calls temporary (EMFILE, ENFILE,
+// ECONNABORTED) with the same backoff, but Serve returns on others such as
+// ENOMEM, which ended the old server; behind retryListener it keeps
+// serving.
+func TestHTTPServerAcceptErrors(t *testing.T) {
+	for _, tc := range []struct {
+		errno   syscall.Errno
+		wrapped bool
+		serves  bool
+	}{
+		{syscall.EMFILE, false, true},
+		{syscall.ENOMEM, false, false},
+		{syscall.ENOMEM, true, true},
+	} {
+		t.Run(fmt.Sprintf("%v wrapped=%v", tc.errno, tc.wrapped), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var l net.Listener = &flakyListener{Listener: ln, n: 2, err: tc.errno}
+			if tc.wrapped {
+				l = newRetryListener(l, "s3", zerolog.Nop(), NewMetrics())
+			}
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }),
+				ErrorLog: log.New(io.Discard, "", 0)}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(l) }()
+			defer srv.Close()
+			c := &http.Client{Timeout: 3 * time.Second}
+			resp, err := c.Get("http://" + ln.Addr().String())
+			if err == nil {
+				resp.Body.Close()
+			}
+			if (err == nil) != tc.serves {
+				select {
+				case e := <-served:
+					t.Fatalf("GET: %v; Serve returned %v", err, e)
+				default:
+					t.Fatalf("GET: %v, want served=%v", err, tc.serves)
+				}
 			}
 		})
 	}
