@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -134,7 +135,8 @@ func (c *Config) Validate() error {
 	}
 	v.positive("audit.flush_interval", c.Audit.FlushInterval)
 	v.oneOf("audit.sync", c.Audit.Sync, "write", "fsync")
-	for name, n := range c.Listen.MaxConnections {
+	for _, name := range slices.Sorted(maps.Keys(c.Listen.MaxConnections)) {
+		n := c.Listen.MaxConnections[name]
 		switch {
 		case name != "postgres" && name != "s3" && name != "http_proxy":
 			v.add("listen.max_connections."+name, "is not a protocol listener; use postgres, s3 or http_proxy")
