@@ -341,3 +341,49 @@ func TestTornAuditTailContinues(t *testing.T) {
 	}
 	mustContain(t, "verify output", v.stdout, "1 resume record(s)", sides[0])
 }
+
+// TestMaxConnectionsPsql: psql over listen.max_connections.postgres is
+// told "too many connections" (SQLSTATE 53300), as PostgreSQL tells it.
+func TestMaxConnectionsPsql(t *testing.T) {
+	for _, tlsOn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", tlsOn), func(t *testing.T) { maxConnectionsPsql(t, tlsOn) })
+	}
+}
+
+func maxConnectionsPsql(t *testing.T, tlsOn bool) {
+	r := newPGRig(t, "")
+	pgPort, adminPort := freePort(t), freePort(t)
+	config, local := pgRunConfig(t, r, pgPort, adminPort, "")
+	b := strings.Replace(readFile(t, config), "listen: {", "listen: {max_connections: {postgres: 1}, ", 1)
+	if tlsOn {
+		b = strings.Replace(b, "plaintext: true", "plaintext: false", 1)
+	}
+	writeFile(t, config, b)
+	p := startRun(t, config, local, adminPort)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hold := p.shellWithEnv(ctx, "psql -XAtc 'SELECT pg_sleep(4)'")
+	if err := hold.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Wait()
+	waitFor := time.Now().Add(10 * time.Second)
+	for !strings.Contains(scrape(t, p.admin), `airlock_connections{protocol="postgres"} 1`) {
+		if time.Now().After(waitFor) {
+			t.Fatal("the first psql never connected")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mode := "disable"
+	if tlsOn {
+		mode = "verify-full" // the refusal comes over TLS, as the session would
+	}
+	out, err := p.shellWithEnv(ctx, "PGSSLMODE="+mode+" psql -XAtc 'SELECT 1'").CombinedOutput()
+	if err == nil {
+		t.Fatalf("second psql was served: %s", out)
+	}
+	mustContain(t, "psql's error", string(out), "too many connections")
+	if err := hold.Wait(); err != nil {
+		t.Errorf("the first session failed: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -89,7 +90,7 @@ func (s *Server) acceptLoop(name string, ln net.Listener, h ConnHandler) {
 			continue
 		case addOverLimit:
 			s.Metrics.Refused.WithLabelValues(name).Inc()
-			go refusePostgres(c, limit)
+			go refusePostgres(c, limit, s.postgresListenerTLS())
 			continue
 		}
 		s.Metrics.Accepted.WithLabelValues(name).Inc()
@@ -189,4 +190,12 @@ func (cs *connSet) closeAll() {
 	for c := range cs.m {
 		c.Close()
 	}
+}
+
+// postgresListenerTLS is the TLS the PostgreSQL listener offers, or nil.
+func (s *Server) postgresListenerTLS() *tls.Config {
+	if s.cfg.Postgres == nil || s.cfg.Postgres.PlainText || s.serverCerts == nil {
+		return nil
+	}
+	return s.serverCerts.TLSConfig()
 }

@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -12,25 +15,57 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
+// Request codes a client may send before its startup packet.
+const (
+	sslRequestCode    = 80877103
+	gssEncRequestCode = 80877104
+)
+
 // refusePostgres answers a connection over listen.max_connections.postgres
-// as PostgreSQL answers one over max_connections: it reads the client's
-// first packet (startup, SSLRequest or GSSENCRequest; libpq reports an
-// ErrorResponse to either request) and sends FATAL 53300. A client
-// opening with TLS directly gets no answer but the close.
-func refusePostgres(c net.Conn, limit int) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	buf := make([]byte, 8<<10)
-	n, err := c.Read(buf)
-	if err != nil || n == 0 || buf[0] == 0x16 {
+// as PostgreSQL answers one over max_connections: after the client's
+// SSLRequest (answered with TLS when the listener has it, else 'N'; libpq
+// ignores errors sent during that exchange) or GSSENCRequest ('N'), its
+// startup packet gets FATAL 53300. A client opening with TLS directly
+// gets no answer but the close.
+func refusePostgres(c net.Conn, limit int, tlsCfg *tls.Config) {
+	defer func() { c.Close() }()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	for range 3 {
+		var hdr [8]byte
+		if _, err := io.ReadFull(c, hdr[:]); err != nil || hdr[0] == 0x16 {
+			return
+		}
+		n := int(binary.BigEndian.Uint32(hdr[:4]))
+		if n < 8 || n > 10000 {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, c, int64(n-8)); err != nil {
+			return
+		}
+		switch code := binary.BigEndian.Uint32(hdr[4:]); {
+		case code == sslRequestCode && tlsCfg != nil:
+			if _, err := c.Write([]byte{'S'}); err != nil {
+				return
+			}
+			tc := tls.Server(c, tlsCfg)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			c = tc
+			continue
+		case code == sslRequestCode || code == gssEncRequestCode:
+			if _, err := c.Write([]byte{'N'}); err != nil {
+				return
+			}
+			continue
+		}
+		msg, err := (&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "53300",
+			Message: fmt.Sprintf("too many connections (listen.max_connections.postgres is %d)", limit)}).Encode(nil)
+		if err == nil {
+			_, _ = c.Write(msg)
+		}
 		return
 	}
-	msg, err := (&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "53300",
-		Message: fmt.Sprintf("too many connections (listen.max_connections.postgres is %d)", limit)}).Encode(nil)
-	if err != nil {
-		return
-	}
-	_, _ = c.Write(msg)
 }
 
 // httpLimit counts one HTTP listener's open connections.
