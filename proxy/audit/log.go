@@ -414,6 +414,19 @@ func (l *Log) tryResume() bool {
 		return l.err == nil
 	}
 	detail := fmt.Sprintf("the audit sink failed (%v); %d records could not be written and their requests were denied", l.err, l.failed)
+	if l.torn && !l.unanswered && l.file != nil {
+		// A file: move the partial line aside rather than leave a line
+		// that is not a record. (Writes wait on the lock meanwhile; they
+		// fail at once anyway.)
+		q, err := quarantineTorn(l.name, l.now)
+		if err != nil {
+			return false // the disk is likely still full: try again later
+		}
+		if q != "" {
+			detail += "; " + q
+		}
+		l.torn = false
+	}
 	if l.unanswered {
 		detail += "; the record before this one was written without its newline, so its request was denied too"
 	} else if l.torn {

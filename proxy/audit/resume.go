@@ -107,7 +107,7 @@ func quarantineTorn(path string, now func() time.Time) (string, error) {
 	if err := f.Sync(); err != nil {
 		return "", fmt.Errorf("open audit log: sync %s: %w", path, err)
 	}
-	return fmt.Sprintf("the log ended in a partial line (%d bytes, a write cut by a crash); they were moved to %s and the chain continues from the last complete record",
+	return fmt.Sprintf("the log ended in a partial line (%d bytes, a write cut short by a crash or a failing disk); they were moved to %s and the chain continues from the last complete record",
 		len(torn), side), nil
 }
 
