@@ -443,3 +443,32 @@ func TestMaxConnectionsS3(t *testing.T) {
 		t.Errorf("first connection: %q", got)
 	}
 }
+
+// TestEgressConnectionsCounted: the egress listener's connections and
+// bytes are counted, as the S3 listener's are.
+func TestEgressConnectionsCounted(t *testing.T) {
+	yml := strings.Replace(baseYAML(t, "1m"), "listen: {admin: '127.0.0.1:0'}\n",
+		"listen: {admin: '127.0.0.1:0', http_proxy: '127.0.0.1:0'}\n", 1) + "egress: {allow: ['true']}\n"
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(strings.Repeat("e", 5000))) })
+	srv, admin := startWith(t, yml, proxy.Options{Log: zerolog.Nop(),
+		Handlers: func(*proxy.Env) (proxy.Handlers, error) { return proxy.Handlers{Egress: h}, nil }})
+	defer srv.Shutdown(proxy.StopReason{Kind: "quit"})
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + srv.Addrs()["http_proxy"].String() + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(resp.Body)
+	resp.Body.Close()
+	waitFor(t, "the connection to close", func() bool {
+		_, m := get(t, admin+"/metrics")
+		return strings.Contains(m, `airlock_connections{protocol="http_proxy"} 0`)
+	})
+	_, m := get(t, admin+"/metrics")
+	if !strings.Contains(m, `airlock_connections_accepted_total{protocol="http_proxy"} 1`) {
+		t.Errorf("egress connection not counted:\n%s", m)
+	}
+	if !regexp.MustCompile(`airlock_bytes_total\{direction="downstream",protocol="http_proxy"\} [5-9]\d{3}`).MatchString(m) {
+		t.Errorf("egress bytes not counted")
+	}
+}
