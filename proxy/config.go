@@ -84,6 +84,11 @@ type Listen struct {
 	// Admin serves /startup /readyz /livez /metrics /credentials and
 	// POST /quitquitquit. Default 127.0.0.1:9901.
 	Admin string `yaml:"admin"`
+	// MaxConnections caps the open client connections per protocol
+	// (postgres, s3, http_proxy); one more is refused politely (PostgreSQL
+	// error 53300 "too many connections", S3 503 SlowDown, HTTP 503).
+	// Absent or 0: no cap.
+	MaxConnections map[string]int `yaml:"max_connections"`
 }
 
 // LocalTLS configures the CA behind the listeners' certificates.
@@ -304,8 +309,14 @@ type Audit struct {
 	// KeyFile holds the HMAC key of the record chain; keep it apart from this
 	// config. Empty: an unkeyed SHA-256 chain (detects accidents, not forgers).
 	KeyFile string `yaml:"key_file"`
-	// FlushInterval bounds how long a record may sit in the buffer. Default 200ms.
+	// FlushInterval is no longer used: every record is written to the sink
+	// before its request proceeds. Accepted so that older files load.
 	FlushInterval Duration `yaml:"flush_interval"`
+	// Sync says what a record must reach before its request is forwarded:
+	// "write" (default) hands it to the kernel, which keeps it if Airlock is
+	// killed; "fsync" also waits for the disk, for machines that may lose
+	// power (one fsync per batch of concurrent records, never per record).
+	Sync string `yaml:"sync"`
 }
 
 // Shutdown tunes how Airlock stops.

@@ -113,6 +113,9 @@ policy:
 		{"sslmode", "postgres: {upstream: {host: h, database: d, sslmode: verify_full}, credentials: {source: rds-iam, user: u, region: r}}\n", nil,
 			[]string{`postgres.upstream.sslmode: "verify_full" is not one of disable, require, verify-ca, verify-full`}},
 		{"type mismatch", "postgres: {upstream: {port: abc}}\n", nil, []string{"cannot unmarshal !!str `abc` into int"}},
+		{"audit sync", "audit: {sync: always}\n", nil, []string{`audit.sync: "always" is not one of write, fsync`}},
+		{"max connections", "listen: {max_connections: {postgress: 5, s3: -1}}\n", nil,
+			[]string{"listen.max_connections.postgress: is not a protocol listener", "listen.max_connections.s3: must not be negative"}},
 		{"several problems at once", "mode: x\nlog: {level: loud}\n", nil, []string{"2 problems", `mode: "x"`, `log.level: "loud"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

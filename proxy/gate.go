@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,11 +33,15 @@ type Gate struct {
 	log     zerolog.Logger
 	now     func() time.Time
 
-	closed    atomic.Pointer[string] // why every request is now denied
+	closed    atomic.Pointer[closure] // why every request is now denied
 	idPrefix  string
 	idCounter atomic.Uint64
-	auditDown atomic.Bool // logged the audit failure once
+	denyRules map[string]bool // names of the deny rules
 }
+
+// closure is why a closed gate denies: a reason for the client and the
+// cause for metrics.
+type closure struct{ reason, cause string }
 
 // GateOptions are the gate's dependencies. Metrics, Log and Now may be zero.
 type GateOptions struct {
@@ -58,6 +63,12 @@ func NewGate(o GateOptions) *Gate {
 	}
 	if o.Engine.Observe() {
 		g.mode = audit.ModeObserve
+	}
+	g.denyRules = map[string]bool{}
+	for _, r := range o.Engine.Describe() {
+		if r.Deny {
+			g.denyRules[r.Name] = true
+		}
 	}
 	if g.now == nil {
 		g.now = time.Now
@@ -83,8 +94,9 @@ func (g *Gate) Check(req *policy.Request) policy.Decision {
 		req.ID = g.NewRequestID()
 	}
 	var d policy.Decision
-	if why := g.closed.Load(); why != nil {
-		d = policy.Decision{Reason: *why}
+	closed := g.closed.Load()
+	if closed != nil {
+		d = policy.Decision{Reason: closed.reason}
 	} else {
 		d = g.engine.Decide(req)
 	}
@@ -113,21 +125,67 @@ func (g *Gate) Check(req *policy.Request) policy.Decision {
 	if !d.Allow {
 		rec.Decision = audit.DecisionDeny
 	}
+	var label string
 	if err := g.rec.Write(&rec); err != nil {
-		// Fail closed: an unrecorded access is a denied one.
-		if !g.auditDown.Swap(true) {
-			g.log.Error().Err(err).Msg("audit log write failed; denying every request")
-		}
+		// Fail closed: an unrecorded access is a denied one. The audit
+		// log's owner reports the failure; here it only denies.
 		d = policy.Decision{Reason: ReasonAuditDown, Rules: d.Rules}
+		label = CauseAuditUnavailable
 		g.metrics.auditError()
+	} else {
+		label = g.label(req, d, closed)
 	}
-	g.metrics.decision(req.Protocol, d, latency)
+	g.metrics.decision(req.Protocol, d, label, g.now().Sub(start))
 	return d
 }
 
+// Causes of a denial that no deny rule made, as metric labels.
+const (
+	CauseNoRule           = "no_rule"
+	CauseGuardRail        = "guard_rail"
+	CauseBounds           = "bounds"
+	CauseEvalError        = "eval_error"
+	CauseAuditUnavailable = "audit_unavailable"
+	CauseDeadline         = "deadline"
+)
+
+// label names what decided d for metrics: for an allow, the first
+// matching rule (no deny rule matched); for a denial (or an observe-mode
+// would-deny), the first matching deny rule, else the cause.
+func (g *Gate) label(req *policy.Request, d policy.Decision, closed *closure) string {
+	if !d.Denied() {
+		if len(d.Rules) > 0 {
+			return d.Rules[0]
+		}
+		return "none"
+	}
+	switch {
+	case closed != nil:
+		return closed.cause
+	case req.Guard != "":
+		return CauseGuardRail
+	}
+	for _, r := range d.Rules {
+		if g.denyRules[r] {
+			return r
+		}
+	}
+	switch {
+	case strings.Contains(d.Reason, " could not be evaluated: "):
+		return CauseEvalError
+	case strings.HasPrefix(d.Reason, "request too large to check"):
+		return CauseBounds
+	}
+	return CauseNoRule
+}
+
 // Close makes every later Check deny with reason (the task deadline, a
-// drain), still recording each one.
-func (g *Gate) Close(reason string) { g.closed.Store(&reason) }
+// drain), still recording each one; cause labels those denials in
+// metrics (CauseDeadline, ...).
+func (g *Gate) Close(reason, cause string) { g.closed.Store(&closure{reason: reason, cause: cause}) }
+
+// Closed reports whether Close was called.
+func (g *Gate) Closed() bool { return g.closed.Load() != nil }
 
 // NewRequestID returns a unique id for one request: a per-run random
 // prefix and a counter.

@@ -85,7 +85,7 @@ func TestGateObserveAndClose(t *testing.T) {
 	if !d.Allow || !d.WouldDeny || rec.recs[0].Decision != "allow" || !rec.recs[0].WouldDeny || rec.recs[0].Mode != "observe" {
 		t.Fatalf("observe: %+v / %+v", d, rec.recs[0])
 	}
-	g.Close("task deadline passed (task.ttl 1s)")
+	g.Close("task deadline passed (task.ttl 1s)", proxy.CauseDeadline)
 	d = g.Check(&policy.Request{Protocol: "postgres", SQL: policy.SQL{Kind: "select"}})
 	if d.Allow || d.Reason != "task deadline passed (task.ttl 1s)" || len(rec.recs) != 2 || rec.recs[1].Decision != "deny" {
 		t.Fatalf("closed gate: %+v / %+v", d, rec.recs)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -68,6 +69,9 @@ type Options struct {
 	// Exec says the server runs a child (exec mode): audit.path defaults to
 	// stderr so records never mix with the child's stdout.
 	Exec bool
+	// AuditWriter, when set, receives the audit log instead of audit.path
+	// (for embedding, and for tests that make the sink fail).
+	AuditWriter io.Writer
 }
 
 // CredentialInfo describes a held credential without its secret.
@@ -131,6 +135,8 @@ type Server struct {
 	lns      []net.Listener
 	https    []*http.Server
 	conns    connSet
+	limitsMu sync.Mutex
+	limits   map[string]*httpLimit // open connections per HTTP listener
 
 	state     atomic.Int32
 	progress  progress
@@ -138,8 +144,34 @@ type Server struct {
 	stopOnce  sync.Once
 	deadline  *time.Timer
 	startedAt time.Time
-	cancel    context.CancelFunc
-	connCtx   context.Context
+	cancel    context.CancelCauseFunc
+	connCtx   context.Context // every connection's; cancelled with the cause at the deadline or drain bound
+	deadlined atomic.Bool     // task.ttl passed
+}
+
+// ErrShuttingDown is the cause connections' contexts are cancelled with
+// when the drain bound is reached: protocols may show it to clients.
+var ErrShuttingDown = errors.New("Airlock is shutting down")
+
+// ErrDeadline is (wrapped) the cause connections' contexts are cancelled
+// with at task.ttl; its text names the ttl.
+var ErrDeadline = errors.New("task deadline passed")
+
+// deadlineCause is ErrDeadline naming ttl.
+func deadlineCause(ttl time.Duration) error {
+	return fmt.Errorf("%w (task.ttl %s)", ErrDeadline, shortDuration(ttl))
+}
+
+// shortDuration prints d without zero minor units: 2h, 1h30m, 90s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // New returns a server for a validated config.
@@ -148,8 +180,10 @@ func New(cfg *Config, opts Options) *Server {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{cfg: cfg, opts: opts, log: opts.Log, now: now, Metrics: NewMetrics(),
+	s := &Server{cfg: cfg, opts: opts, log: opts.Log, now: now, Metrics: NewMetrics(),
 		stop: make(chan StopReason, 1), listened: map[string]net.Addr{}}
+	s.Metrics.Registry.MustRegister(credentialCollector{s})
+	return s
 }
 
 // Addrs returns the listeners' actual addresses by name (postgres, s3,
@@ -173,7 +207,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		id, _ := randomString(6)
 		cfg.Task.ID = "run-" + strings.ToLower(strings.NewReplacer("-", "x", "_", "y").Replace(id))
 	}
-	s.connCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.connCtx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -247,8 +281,11 @@ func (s *Server) openAudit() error {
 			path = "stderr" // the child's stdout may be its data
 		}
 	}
-	l, err := audit.Open(path, audit.Options{Key: key, Task: s.cfg.Task.ID, FlushInterval: c.FlushInterval.D(), Now: s.now})
-	if err != nil {
+	opts := audit.Options{Key: key, Task: s.cfg.Task.ID, Sync: c.Sync == "fsync", Now: s.now, OnHealth: s.auditHealth}
+	var l *audit.Log
+	if w := s.opts.AuditWriter; w != nil {
+		l, path = audit.New(w, opts), "(Options.AuditWriter)"
+	} else if l, err = audit.Open(path, opts); err != nil {
 		return err
 	}
 	s.audit = l
@@ -256,8 +293,24 @@ func (s *Server) openAudit() error {
 	if err != nil {
 		return fmt.Errorf("policy digest: %w", err)
 	}
-	return l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart, PolicySHA256: digest,
-		Detail: fmt.Sprintf("mode=%s ttl=%s rules=%d", s.cfg.Mode, s.cfg.Task.TTL.D(), len(s.cfg.Policy.Rules))})
+	// The start record is the probe: it must reach the sink (a full disk,
+	// /dev/full, a closed pipe fail here, before anything listens).
+	if err := l.Write(&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseStart, PolicySHA256: digest,
+		Detail: fmt.Sprintf("mode=%s ttl=%s rules=%d", s.cfg.Mode, s.cfg.Task.TTL.D(), len(s.cfg.Policy.Rules))}); err != nil {
+		return fmt.Errorf("audit sink %s does not take records: %w", path, err)
+	}
+	return nil
+}
+
+// auditHealth reports the audit sink failing (err) or working again (nil).
+func (s *Server) auditHealth(err error) {
+	if err != nil {
+		s.Metrics.AuditHealthy.Set(0)
+		s.log.Error().Err(err).Msg("audit sink failed: denying every request and failing /readyz until it takes records again")
+		return
+	}
+	s.Metrics.AuditHealthy.Set(1)
+	s.log.Info().Msg("audit sink works again; a resume record continues the chain")
 }
 
 // ReadAuditKey reads an audit chain key file (surrounding whitespace is
@@ -352,7 +405,7 @@ func (s *Server) listenProtocols() error {
 		if err != nil {
 			return err
 		}
-		go s.acceptLoop("postgres", ln, h.Postgres)
+		go s.acceptLoop("postgres", s.retrying(ln, "postgres"), h.Postgres)
 		if dir := s.cfg.Listen.PostgresSocket; dir != "" {
 			_, port, _ := net.SplitHostPort(ln.Addr().String())
 			path := filepath.Join(dir, ".s.PGSQL."+port)
@@ -368,7 +421,7 @@ func (s *Server) listenProtocols() error {
 			s.lns = append(s.lns, uln)
 			s.listened["postgres_socket"] = uln.Addr()
 			s.step("postgres listening on " + path)
-			go s.acceptLoop("postgres", uln, h.Postgres)
+			go s.acceptLoop("postgres", s.retrying(uln, "postgres"), h.Postgres)
 		}
 	}
 	if h.S3 != nil && s.cfg.S3 != nil {
@@ -376,18 +429,20 @@ func (s *Server) listenProtocols() error {
 		if err != nil {
 			return err
 		}
-		ln = rawconn.NewListener(ln) // under TLS: the socket's reads and writes
+		ln = rawconn.NewListener(s.retrying(ln, "s3")) // under TLS: the socket's reads and writes
+		ln = countingListener{Listener: ln, m: s.Metrics, name: "s3"}
 		if !s.cfg.S3.PlainHTTP {
 			ln = tls.NewListener(ln, s.serverCerts.TLSConfig())
 		}
-		s.serveHTTP("s3", ln, h.S3)
+		s.serveHTTP("s3", ln, s.limitHTTP("s3", h.S3))
 	}
 	if h.Egress != nil && s.cfg.Egress != nil {
 		ln, err := s.listen("http_proxy", s.cfg.Listen.HTTPProxy)
 		if err != nil {
 			return err
 		}
-		s.serveHTTP("http_proxy", ln, h.Egress)
+		ln = countingListener{Listener: s.retrying(ln, "http_proxy"), m: s.Metrics, name: "http_proxy"}
+		s.serveHTTP("http_proxy", ln, s.limitHTTP("http_proxy", h.Egress))
 	}
 	return nil
 }
@@ -407,47 +462,14 @@ func (s *Server) serveHTTP(name string, ln net.Listener, h http.Handler) {
 	// Requests, and the egress proxy's hijacked tunnels, end with connCtx
 	// (after the drain), which http.Server's Shutdown does not reach.
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: newStdLogger(s.log, name), BaseContext: func(net.Listener) context.Context { return s.connCtx }}
+		ErrorLog: newStdLogger(s.log, name), BaseContext: func(net.Listener) context.Context { return s.connCtx },
+		ConnContext: s.httpConnContext(name), ConnState: s.httpConnState(name)}
 	s.https = append(s.https, srv)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Stop(StopReason{Kind: "error", Detail: name + ": " + err.Error(), Code: ExitFailure})
 		}
 	}()
-}
-
-func (s *Server) acceptLoop(name string, ln net.Listener, h ConnHandler) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			s.Stop(StopReason{Kind: "error", Detail: name + " accept: " + err.Error(), Code: ExitFailure})
-			return
-		}
-		if !s.conns.add(c) { // draining
-			c.Close()
-			continue
-		}
-		s.Metrics.Accepted.WithLabelValues(name).Inc()
-		s.Metrics.Connections.WithLabelValues(name).Inc()
-		go func() {
-			defer func() {
-				c.Close()
-				s.conns.done(c)
-				s.Metrics.Connections.WithLabelValues(name).Dec()
-			}()
-			if err := h.ServeConn(s.connCtx, c); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.Debug().Err(err).Str("protocol", name).Str("client", c.RemoteAddr().String()).Msg("connection ended")
-			}
-		}()
-	}
 }
 
 func (s *Server) listenDetail() string {
@@ -464,7 +486,10 @@ func (s *Server) armDeadline() {
 	ttl := s.cfg.Task.TTL.D()
 	remaining := ttl - s.now().Sub(s.startedAt)
 	s.deadline = time.AfterFunc(max(remaining, 0), func() {
-		s.gate.Close(fmt.Sprintf("task deadline passed (task.ttl %s)", ttl))
+		cause := deadlineCause(ttl)
+		s.deadlined.Store(true)
+		s.gate.Close(cause.Error(), CauseDeadline)
+		s.cancel(cause) // queries and transfers in flight end now, naming the deadline
 		s.Stop(StopReason{Kind: "deadline", Detail: "task.ttl " + ttl.String() + " passed", Code: ExitDeadline})
 	})
 }
@@ -533,7 +558,7 @@ func (s *Server) drain(d time.Duration) {
 	if !s.conns.wait(ctx) {
 		s.log.Warn().Int("open", s.conns.count()).Dur("drain", d).Msg("drain bound reached; closing connections")
 	}
-	s.cancel()
+	s.cancel(ErrShuttingDown) // no effect after the deadline's cause
 	s.conns.closeAll()
 	wg.Wait()
 	for _, h := range s.https {
@@ -553,7 +578,7 @@ func (s *Server) closeAll() {
 		s.admin.Close()
 	}
 	if s.cancel != nil {
-		s.cancel()
+		s.cancel(ErrShuttingDown)
 	}
 	if s.deadline != nil {
 		s.deadline.Stop()
@@ -563,69 +588,5 @@ func (s *Server) closeAll() {
 func (s *Server) cleanLocal() {
 	if s.ownLocalDir && s.localDir != "" {
 		os.RemoveAll(s.localDir)
-	}
-}
-
-// connSet tracks open connections for drain.
-type connSet struct {
-	mu      sync.Mutex
-	m       map[net.Conn]struct{}
-	closed  bool
-	changed chan struct{}
-}
-
-func (cs *connSet) add(c net.Conn) bool {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.closed {
-		return false
-	}
-	if cs.m == nil {
-		cs.m = map[net.Conn]struct{}{}
-		cs.changed = make(chan struct{})
-	}
-	cs.m[c] = struct{}{}
-	return true
-}
-
-func (cs *connSet) done(c net.Conn) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	delete(cs.m, c)
-	if len(cs.m) == 0 && cs.changed != nil {
-		close(cs.changed)
-		cs.changed = make(chan struct{})
-	}
-}
-
-func (cs *connSet) count() int {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return len(cs.m)
-}
-
-// wait blocks until no connection is open or ctx ends; it reports which.
-func (cs *connSet) wait(ctx context.Context) bool {
-	for {
-		cs.mu.Lock()
-		n, ch := len(cs.m), cs.changed
-		cs.mu.Unlock()
-		if n == 0 {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
-
-func (cs *connSet) closeAll() {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cs.closed = true
-	for c := range cs.m {
-		c.Close()
 	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
@@ -66,6 +67,7 @@ func (c *Config) applyDefaults() {
 	if c.TLS.LeafValidity == 0 {
 		c.TLS.LeafValidity = Duration(time.Hour)
 	}
+	setDefault(&c.Audit.Sync, "write")
 	if c.Audit.FlushInterval == 0 {
 		c.Audit.FlushInterval = Duration(DefaultFlushInterval)
 	}
@@ -139,6 +141,16 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.positive("audit.flush_interval", c.Audit.FlushInterval)
+	v.oneOf("audit.sync", c.Audit.Sync, "write", "fsync")
+	for _, name := range slices.Sorted(maps.Keys(c.Listen.MaxConnections)) {
+		n := c.Listen.MaxConnections[name]
+		switch {
+		case name != "postgres" && name != "s3" && name != "http_proxy":
+			v.add("listen.max_connections."+name, "is not a protocol listener; use postgres, s3 or http_proxy")
+		case n < 0:
+			v.add("listen.max_connections."+name, "must not be negative (0: no cap)")
+		}
+	}
 	if c.Shutdown.Drain < 0 {
 		v.add("shutdown.drain", "must not be negative")
 	}

@@ -46,6 +46,12 @@ fi
 for pkg in pgbouncer python3-psycopg2 python3-boto3 python3-asyncpg python3-psycopg python3-sqlalchemy s3cmd; do
 	if installed "$pkg"; then say "$pkg present"; else missing+=("$pkg"); fi
 done
+# promtool (Debian's prometheus package) checks the /metrics exposition.
+if command -v promtool >/dev/null 2>&1; then
+	say "promtool present ($(command -v promtool))"
+else
+	missing+=(prometheus)
+fi
 want_awscli=false
 if command -v aws >/dev/null 2>&1; then
 	say "aws CLI present ($(command -v aws))"

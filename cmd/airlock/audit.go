@@ -57,5 +57,15 @@ func cmdAudit(args []string, stdout, stderr io.Writer) (int, error) {
 	for _, p := range policies {
 		fmt.Fprintln(stdout, p)
 	}
+	if n := len(rep.Resumes); n > 0 {
+		fmt.Fprintf(stdout, "%d resume record(s): Airlock recorded a break in the log and continued the chain:\n", n)
+		for _, r := range rep.Resumes {
+			torn := ""
+			if r.Torn {
+				torn = " (after a partial line the failed write left)"
+			}
+			fmt.Fprintf(stdout, "  line %d, seq %d%s: %s\n", r.Line, r.Seq, torn, r.Detail)
+		}
+	}
 	return 0, nil
 }

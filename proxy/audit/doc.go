@@ -13,11 +13,21 @@
 // runs; a run that starts where the previous one has no exit checkpoint is
 // reported like a cut tail, since a crash and a cut look the same.
 //
-// A [Log] fails closed: once the sink refuses a write, every later Write
-// returns that error, so the caller can deny the request it was recording.
-// Writes are buffered and flushed every [Options.FlushInterval] and on
-// Flush and Close; a nil error from Write means the record is encoded and
-// buffered, not that it is on disk.
+// Record before forward: [Log.Write] returns only after its record has
+// been handed to the sink (write(2) returned; with [Options.Sync], fsynced
+// too), so a caller that forwards a request after a nil error never
+// forwards an unrecorded one, even if the process is killed right after.
+// Concurrent writers share write calls (group commit).
+//
+// A [Log] fails closed: when the sink refuses a write, the records not
+// written are dropped (their Writes return the error, so their requests
+// are denied), the chain is rolled back to the last record written, and
+// every Write fails at once while a background retry tries to write a
+// lifecycle record with phase resume that continues the chain. [Open]
+// moves a partial last line (a crash cut a write) to a side file and
+// writes a resume record naming it. [Verify] accepts a partial line only
+// directly before a resume record that continues the chain, and reports
+// every resume record in [Report.Resumes].
 //
 // The package does not decide anything, read keys from files, rotate or
 // ship logs, or write diagnostics: the gate decides and calls [Log.Write],

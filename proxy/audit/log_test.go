@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +72,7 @@ func TestOpenContinuesChain(t *testing.T) {
 	}
 	rep := verifyFile(t, path, audit.VerifyOptions{Key: testKey})
 	want := audit.Report{Records: 12, FirstSeq: 1, LastSeq: 12, Keyed: true, Runs: 3, Clean: true}
-	if rep != want {
+	if !reflect.DeepEqual(rep, want) {
 		t.Errorf("report %+v, want %+v", rep, want)
 	}
 	st, err := os.Stat(path)
@@ -91,7 +92,6 @@ func TestOpenRefuses(t *testing.T) {
 		key     []byte
 		why     string
 	}{
-		{"last line cut", good[:len(good)-10], testKey, "incomplete"},
 		{"last line not a record", append(bytes.Clone(good), "oops\n"...), testKey, "not an audit record"},
 		{"another key", good, []byte("some-other-key-0123456789abcdef"), "does not match the configured key"},
 		{"keyed file, no key", good, nil, "does not match an unkeyed chain"},
@@ -133,107 +133,6 @@ func TestOpenStdout(t *testing.T) {
 	}
 	if _, err := os.Stdout.Stat(); err != nil {
 		t.Errorf("Close closed os.Stdout: %v", err)
-	}
-}
-
-// failingSink accepts limit bytes, then fails every write.
-type failingSink struct {
-	mu      sync.Mutex
-	limit   int
-	written int
-	calls   int
-}
-
-var errDiskFull = errors.New("no space left on device")
-
-func (s *failingSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls++
-	if s.written+len(p) > s.limit {
-		n := s.limit - s.written
-		s.written = s.limit
-		return n, errDiskFull
-	}
-	s.written += len(p)
-	return len(p), nil
-}
-
-func TestFailClosed(t *testing.T) {
-	t.Run("on flush", func(t *testing.T) {
-		sink := &failingSink{limit: 100}
-		l := audit.New(sink, audit.Options{Key: testKey, FlushInterval: time.Hour})
-		defer l.Close()
-		writeAll(t, l, decision(1)) // buffered
-		if err := l.Flush(); !errors.Is(err, errDiskFull) {
-			t.Fatalf("Flush = %v, want %v", err, errDiskFull)
-		}
-		checkClosed(t, l, sink)
-	})
-	t.Run("on write", func(t *testing.T) {
-		sink := &failingSink{limit: 200 << 10}
-		l := audit.New(sink, audit.Options{Key: testKey, FlushInterval: time.Hour})
-		defer l.Close()
-		var err error
-		for i := 0; err == nil; i++ {
-			if i > 10000 {
-				t.Fatal("Write never failed")
-			}
-			err = l.Write(decision(i))
-		}
-		if !errors.Is(err, errDiskFull) {
-			t.Fatalf("Write = %v, want %v", err, errDiskFull)
-		}
-		checkClosed(t, l, sink)
-	})
-	t.Run("by the flush goroutine", func(t *testing.T) {
-		sink := &failingSink{limit: 10}
-		l := audit.New(sink, audit.Options{FlushInterval: time.Millisecond})
-		defer l.Close()
-		writeAll(t, l, decision(1))
-		deadline := time.Now().Add(5 * time.Second)
-		for l.Err() == nil {
-			if time.Now().After(deadline) {
-				t.Fatal("the flush goroutine never flushed")
-			}
-			time.Sleep(time.Millisecond)
-		}
-		checkClosed(t, l, sink)
-	})
-}
-
-// checkClosed checks that l has failed closed: Err reports the sink's
-// error, and Write and Flush return it without touching the sink.
-func checkClosed(t *testing.T, l *audit.Log, sink *failingSink) {
-	t.Helper()
-	if err := l.Err(); !errors.Is(err, errDiskFull) {
-		t.Fatalf("Err() = %v, want %v", err, errDiskFull)
-	}
-	if msg := l.Err().Error(); !strings.HasPrefix(msg, "audit log: write ") {
-		t.Errorf("Err() = %q, want it to start with %q", msg, "audit log: write ")
-	}
-	sink.mu.Lock()
-	calls := sink.calls
-	sink.mu.Unlock()
-	seq := l.Seq()
-	for i := range 5 {
-		if err := l.Write(decision(i)); !errors.Is(err, errDiskFull) {
-			t.Errorf("Write after failure = %v, want %v", err, errDiskFull)
-		}
-	}
-	if err := l.Flush(); !errors.Is(err, errDiskFull) {
-		t.Errorf("Flush after failure = %v, want %v", err, errDiskFull)
-	}
-	if err := l.Close(); !errors.Is(err, errDiskFull) {
-		t.Errorf("Close after failure = %v, want %v", err, errDiskFull)
-	}
-	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	if sink.calls != calls {
-		t.Errorf("sink written %d more times after the failure", sink.calls-calls)
-	}
-	if l.Seq() != seq {
-		t.Errorf("Seq moved from %d to %d after the failure", seq, l.Seq())
 	}
 }
 

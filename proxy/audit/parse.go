@@ -16,12 +16,13 @@ import (
 
 // parsedLine is what verification needs from one record's line.
 type parsedLine struct {
-	body  []byte // the bytes the mac covers: from '{' up to ,"mac":"
-	mac   []byte // lowercase hex
-	prev  []byte // lowercase hex
-	seq   uint64
-	event Event
-	phase string
+	body   []byte // the bytes the mac covers: from '{' up to ,"mac":"
+	mac    []byte // lowercase hex
+	prev   []byte // lowercase hex
+	seq    uint64
+	event  Event
+	phase  string
+	detail string // resume records only
 }
 
 // lineFields are the JSON fields verification reads; the mac covers the rest.
@@ -31,6 +32,7 @@ type lineFields struct {
 	Event   Event   `json:"event"`
 	Phase   string  `json:"phase"`
 	LastSeq *uint64 `json:"last_seq"`
+	Detail  string  `json:"detail"`
 }
 
 const timePrefix = `{"time":"`
@@ -69,6 +71,9 @@ func parseLine(b []byte) (parsedLine, error) {
 		return p, errors.New("no seq")
 	}
 	p.seq, p.event, p.phase = *f.Seq, f.Event, f.Phase
+	if p.isResume() {
+		p.detail = f.Detail
+	}
 	switch p.event {
 	case EventDecision, EventCredential, EventLifecycle:
 	default:
@@ -82,6 +87,9 @@ func parseLine(b []byte) (parsedLine, error) {
 
 func (p *parsedLine) isExit() bool  { return p.event == EventLifecycle && p.phase == PhaseExit }
 func (p *parsedLine) isStart() bool { return p.event == EventLifecycle && p.phase == PhaseStart }
+func (p *parsedLine) isResume() bool {
+	return p.event == EventLifecycle && p.phase == PhaseResume
+}
 
 func isLowerHex(b []byte) bool {
 	if len(b) != hexLen {

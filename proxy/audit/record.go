@@ -35,6 +35,10 @@ const (
 	PhaseReady = "ready"
 	PhaseDrain = "drain"
 	PhaseExit  = "exit" // written with last_seq, the end-of-log checkpoint
+	// PhaseResume: the chain continues after a break the record's detail
+	// explains (a sink that failed and works again, torn bytes a crash
+	// left at the end of the file, moved aside).
+	PhaseResume = "resume"
 )
 
 // Values of [Credential.Status].
@@ -144,7 +148,7 @@ func (r *Record) validate() error {
 		}
 	case EventLifecycle:
 		switch r.Phase {
-		case PhaseStart, PhaseReady, PhaseDrain, PhaseExit:
+		case PhaseStart, PhaseReady, PhaseDrain, PhaseExit, PhaseResume:
 		default:
 			return fmt.Errorf("%w: unknown lifecycle phase %q", ErrInvalidRecord, r.Phase)
 		}

@@ -36,6 +36,18 @@ type Report struct {
 	Keyed    bool   // the chain is HMAC-keyed (verified with the key)
 	Runs     int    // lifecycle start records
 	Clean    bool   // the log ends with an exit checkpoint
+	// Resumes are the resume records: places where Airlock itself
+	// recorded a break in the log (a sink that failed and recovered, a
+	// partial line a crash left, moved aside) and continued the chain.
+	Resumes []Resume
+}
+
+// Resume is one resume record found by Verify.
+type Resume struct {
+	Line   int    // its line
+	Seq    uint64 // its seq
+	Torn   bool   // a partial line (the failed write's bytes) comes just before it
+	Detail string // what Airlock recorded about the break
 }
 
 // ChainError is the first problem Verify found.
@@ -74,6 +86,9 @@ type verifier struct {
 	line  int
 	prev  [hexLen]byte // mac of the last verified record
 	exit  bool         // the last verified record is an exit checkpoint
+	// resumed: the last verified record is a resume record, which
+	// accounts for a run that ended without its exit checkpoint.
+	resumed bool
 }
 
 func (v *verifier) fail(seq uint64, kind, format string, args ...any) (Report, error) {
@@ -97,13 +112,18 @@ func (v *verifier) run() (Report, error) {
 			return v.fail(0, KindTruncated, "the line after seq %d is incomplete (no trailing newline): the tail was cut or Airlock is still writing", v.rep.LastSeq)
 		}
 		p, err := parseLine(b)
+		torn := false
 		if err != nil {
-			return v.fail(0, KindMalformed, "%v", err)
+			// A write that failed part-way leaves a partial line; Airlock
+			// ends it with the newline of the resume record that follows.
+			if p, torn = v.resumeAfterTorn(); !torn {
+				return v.fail(0, KindMalformed, "%v", err)
+			}
 		}
 		if rep, err := v.check(&p); err != nil {
 			return rep, err
 		}
-		v.accept(&p)
+		v.accept(&p, torn)
 	}
 
 	v.rep.Clean = v.exit
@@ -142,7 +162,7 @@ func (v *verifier) check(p *parsedLine) (Report, error) {
 	case !bytes.Equal(p.prev, v.prev[:]):
 		return v.fail(p.seq, KindRemoved, "prev is not the mac of seq %d: a record was removed or replaced", last)
 	}
-	if p.isStart() && !v.exit && !v.opts.AllowOpen {
+	if p.isStart() && !v.exit && !v.resumed && !v.opts.AllowOpen {
 		return v.fail(p.seq, KindTruncated,
 			"a run starts, but the previous one ends at seq %d without an exit checkpoint: Airlock was killed, or its tail was cut", last)
 	}
@@ -182,8 +202,28 @@ func (v *verifier) gap(p *parsedLine) (Report, error) {
 	return v.fail(p.seq, KindRemoved, "seq jumps from %d to %d: %d record(s) missing", last, p.seq, p.seq-last-1)
 }
 
+// resumeAfterTorn is called on a line that is not a record. It reads
+// the next line and returns it if it is a resume record that continues
+// the chain from the last verified record (so the bad line is a partial
+// write Airlock itself recovered from).
+func (v *verifier) resumeAfterTorn() (parsedLine, bool) {
+	if v.rep.Records == 0 {
+		return parsedLine{}, false
+	}
+	b, complete, err := v.lines.next()
+	if err != nil || !complete {
+		return parsedLine{}, false
+	}
+	p, err := parseLine(b)
+	if err != nil || !p.isResume() || p.seq != v.rep.LastSeq+1 || !bytes.Equal(p.prev, v.prev[:]) || !v.chain.matches(p.body, p.mac) {
+		return parsedLine{}, false
+	}
+	v.line++
+	return p, true
+}
+
 // accept counts p as verified.
-func (v *verifier) accept(p *parsedLine) {
+func (v *verifier) accept(p *parsedLine, torn bool) {
 	if v.rep.Records == 0 {
 		v.rep.FirstSeq = p.seq
 	}
@@ -193,5 +233,9 @@ func (v *verifier) accept(p *parsedLine) {
 		v.rep.Runs++
 	}
 	v.exit = p.isExit()
+	v.resumed = p.isResume()
+	if v.resumed {
+		v.rep.Resumes = append(v.rep.Resumes, Resume{Line: v.line, Seq: p.seq, Torn: torn, Detail: p.detail})
+	}
 	copy(v.prev[:], p.mac)
 }

@@ -3,6 +3,7 @@ package audit_test
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func TestVerifyGood(t *testing.T) {
 				t.Fatalf("verify: %v", err)
 			}
 			want := audit.Report{Records: 6, FirstSeq: 1, LastSeq: 6, Keyed: tc.keyed, Runs: 1, Clean: true}
-			if rep != want {
+			if !reflect.DeepEqual(rep, want) {
 				t.Errorf("report %+v, want %+v", rep, want)
 			}
 		})
