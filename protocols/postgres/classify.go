@@ -186,6 +186,10 @@ type Statement struct {
 	// set_config (lower-case), so the caller can enforce pinned ones. "all"
 	// stands for every parameter (RESET ALL, SHOW ALL, DISCARD ALL).
 	SetParams []string
+
+	// byValue is set when the classification depends on a constant's
+	// value (a relation named by a string), so its shape does not decide it.
+	byValue bool
 }
 
 // Prepared is a statement prepared with PREPARE.
@@ -213,6 +217,9 @@ func (c *Classifier) Classify(text string) ([]Statement, error) {
 	if d := nesting(text, MaxNesting); d > MaxNesting {
 		return nil, fmt.Errorf("%w: nesting estimate above %d", ErrTooDeep, MaxNesting)
 	}
+	if n, stmts := countTokens(text); n > MaxTokens || stmts > MaxStatements {
+		return nil, fmt.Errorf("%w: more than %d tokens or %d statements", ErrTooManyTokens, MaxTokens, MaxStatements)
+	}
 	tree, err := pg_query.Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
@@ -221,27 +228,15 @@ func (c *Classifier) Classify(text string) ([]Statement, error) {
 	for _, raw := range tree.GetStmts() {
 		src := stmtSource(text, raw)
 		st := c.classify(raw.GetStmt())
-		if st.SQL.Text, err = normalize(src); err != nil {
-			return nil, err
-		}
+		st.SQL.Text = normalize(src)
 		if st.Prepare != nil {
 			if inner, ok := preparedQuery(src); ok {
-				if st.Prepare.Inner.Text, err = normalize(inner); err != nil {
-					return nil, err
-				}
+				st.Prepare.Inner.Text = normalize(inner)
 			}
 		}
 		out = append(out, st)
 	}
 	return out, nil
-}
-
-func normalize(src string) (string, error) {
-	n, err := pg_query.Normalize(src)
-	if err != nil {
-		return "", fmt.Errorf("%w: normalize: %w", ErrSyntax, err)
-	}
-	return strings.TrimSpace(n), nil
 }
 
 // stmtSource is the statement's own text, located by the parser.
