@@ -7,12 +7,10 @@
 // rails below, which no rule can lift. It refuses, before the parser runs,
 // text that could crash the parser (see MaxNesting).
 //
-// What it does not do: it knows no catalog. It cannot see which schema an
-// unqualified name resolves to at run time, what a view, trigger, rule or
-// function body touches when it runs (nextval is a function, not a write to
-// its sequence), what an operator does, or what a DO block runs; a prepared
-// statement's tables are the caller's to remember (Statement.Prepare,
-// .Execute).
+// What it does not do: it knows no catalog. It cannot see what a view,
+// trigger, rule or function body touches when it runs, what an operator
+// does, or what a DO block runs; a prepared statement's tables are the
+// caller's to remember (Statement.Prepare, .Execute).
 //
 // Guard rails (Statement.Guard):
 //
@@ -21,20 +19,22 @@
 //	SET/RESET ROLE, SET/RESET SESSION
 //	  AUTHORIZATION (also in a function's
 //	  or role's SET clause)                 "SET ROLE is never allowed" …
-//	set_config(…), anywhere                 "set_config() is never allowed"
 //	ALTER SYSTEM                            "ALTER SYSTEM is never allowed"
 //	LOAD                                    "LOAD is never allowed" (loads native code)
-//	server file access: pg_read_file, pg_read_binary_file, pg_stat_file,
-//	  pg_ls_dir, pg_ls_*dir, lo_import, lo_export, adminpack's pg_file_*
-//	  and pg_logdir_ls
-//	SQL the classifier cannot see: query_to_xml*, table_to_xml*,
-//	  schema_to_xml*, database_to_xml*, ts_stat (they run a query or read
-//	  a table named in a string)
-//	other servers: dblink* (any function whose name starts with dblink)
-//	replication: pg_create_{logical,physical}_replication_slot,
-//	  pg_logical_slot_* (logical decoding reads every change)
+//	the functions funcList marks as guard rails (classify_funcs.go): those
+//	  that run SQL text (query_to_xml*, ts_stat, ts_rewrite, crosstab*,
+//	  connectby, xpath_table, dblink*), read every table of a schema or
+//	  database, change session parameters (set_config), reach server
+//	  files, the WAL or logical decoding
+//	a listed function whose relation argument is not a constant, or names
+//	  a relation the classifier cannot read (an OID)
 //	db.schema.name where db is not Classifier.Database
 //	                                        "cross-database reference …"
+//
+// Functions that read or write a relation named by an argument
+// (table_to_xml('t'), nextval('s'), pgstattuple('t'), …) and regclass
+// constants ('t'::regclass) record that relation in reads or writes; the
+// large-object functions read or write pg_catalog.pg_largeobject.
 //
 // Function guards match the bare function name in any schema. CREATE
 // EXTENSION, GRANT, CREATE FUNCTION and the like are not guard rails: they
@@ -299,6 +299,7 @@ func (c *Classifier) classify(n *pg_query.Node) Statement {
 		Execute:    w.execute,
 		Deallocate: w.dealloc,
 		SetParams:  sorted(w.params),
+		byValue:    w.byValue,
 	}
 	if p := n.GetPrepareStmt(); p != nil {
 		st.Prepare = &Prepared{Name: p.GetName(), Inner: c.classify(p.GetQuery()).SQL}
