@@ -70,18 +70,27 @@
 // identifier that is not all lower-case letters, digits, _ and $ is
 // double-quoted ("My.Schema".t), so a dot always separates schema from name. Unqualified names resolve
 // with the pinned search path (Classifier.SearchPath):
-//   - the user schema is its first entry other than "$user" (which the
-//     classifier cannot resolve), pg_catalog and pg_temp; "public" if none;
-//   - a relation or function resolves to the user schema, except built-in
-//     catalog relations and common built-in functions (the lists below),
-//     which resolve to pg_catalog when pg_catalog is searched first (not
-//     listed, or listed before the user schema), as PostgreSQL does. When
-//     pg_catalog is listed after the user schema, a built-in name could be
-//     shadowed there, so both "user.name" and "pg_catalog.name" are listed.
-//     A built-in function missing from the list is reported in the user
-//     schema: a rule may deny it, never wrongly allow a user function.
+//   - a name resolves to the first schema of the path that holds it, and
+//     the classifier cannot see which does, so every schema of the path is
+//     listed: with search_path "sales, public", FROM orders reads both
+//     sales.orders and public.orders (a rule must allow each; a rule that
+//     denies either denies the statement). Creating an unqualified object
+//     lists every schema too;
+//   - pg_catalog is searched first unless the path lists it (PostgreSQL
+//     adds it in front). Built-in catalog relations and common built-in
+//     functions (the lists in classify_names.go) are found there: when
+//     pg_catalog is searched first, they are "pg_catalog.name" only; when
+//     it is listed later, the schemas before it are candidates too. Other
+//     names are taken to be absent from pg_catalog. A function of another
+//     schema that overloads a built-in name with a better-matching
+//     signature is not seen: constrain CREATE FUNCTION;
+//   - "$user" (the classifier does not know the session's user; creating a
+//     schema of that name is DDL rules decide) and pg_temp (the session's
+//     own temporary tables, which hold only what its checked statements
+//     put there) are not listed; with no schema left, the name is in
+//     public;
 //   - CREATE TEMP TABLE t writes pg_temp.t; later unqualified references to
-//     t are reported in the user schema.
+//     t are reported in the path's schemas.
 //   - unqualified names in CREATE SCHEMA s CREATE TABLE … resolve to s.
 
 package postgres

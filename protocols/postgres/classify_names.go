@@ -44,7 +44,7 @@ var catalogRelations = set(`pg_aggregate pg_am pg_amop pg_amproc pg_attrdef
 	pg_statio_user_sequences pg_statio_user_tables`)
 
 // builtinFunctions are common pg_catalog functions. The list only saves
-// false denials: a built-in missing here is reported in the user schema.
+// false denials: a built-in missing here is reported in the search path's schemas.
 var builtinFunctions = set(`
 	array_agg avg bit_and bit_or bit_xor bool_and bool_or count every json_agg
 	json_agg_strict json_object_agg jsonb_agg jsonb_agg_strict jsonb_object_agg

@@ -648,34 +648,35 @@ func (w *walker) roleRails(name, verb string) {
 	}
 }
 
-// resolve qualifies an unqualified relation or function name (see the file
-// comment).
+// resolve lists every schema-qualified name an unqualified relation or
+// function name could resolve to under the pinned search path, in the
+// order PostgreSQL searches (see the file comment): pg_catalog first
+// unless the path lists it; a built-in name (in builtins) stops the search
+// at pg_catalog; every other schema of the path is a candidate, as the
+// classifier cannot see which of them holds the name. "$user" and pg_temp
+// are skipped; with no schema left, the name is in public.
 func (c *Classifier) resolve(name string, builtins map[string]bool) []string {
-	user, catalogFirst := "public", true
-	userAt, catalogAt := -1, -1
-	for i, s := range c.SearchPath {
+	q := ident(name)
+	builtin := builtins[name]
+	if builtin && !slices.Contains(c.SearchPath, "pg_catalog") {
+		return []string{"pg_catalog." + q}
+	}
+	var out []string
+	for _, s := range c.SearchPath {
 		switch {
 		case s == "pg_catalog":
-			if catalogAt < 0 {
-				catalogAt = i
+			if builtin {
+				return append(out, "pg_catalog."+q)
 			}
 		case s == "$user" || s == "pg_temp" || strings.HasPrefix(s, "pg_temp_") || s == "":
-		case userAt < 0:
-			user, userAt = s, i
+		default:
+			out = append(out, ident(s)+"."+q)
 		}
 	}
-	if catalogAt >= 0 && userAt >= 0 && catalogAt > userAt {
-		catalogFirst = false
+	if len(out) == 0 {
+		out = []string{"public." + q}
 	}
-	q := ident(user) + "." + ident(name)
-	switch {
-	case !builtins[name]:
-		return []string{q}
-	case catalogFirst:
-		return []string{"pg_catalog." + ident(name)}
-	default:
-		return []string{q, "pg_catalog." + ident(name)}
-	}
+	return out
 }
 
 // ident renders an identifier as PostgreSQL prints it: quoted unless it is
