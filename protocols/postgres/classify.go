@@ -226,8 +226,12 @@ func (c *Classifier) Classify(text string) ([]Statement, error) {
 	if d := nesting(text, MaxNesting); d > MaxNesting {
 		return nil, fmt.Errorf("%w: nesting estimate above %d", ErrTooDeep, MaxNesting)
 	}
-	if n, stmts := countTokens(text); n > MaxTokens || stmts > MaxStatements {
+	n, stmts, backslash := prescan(text)
+	if n > MaxTokens || stmts > MaxStatements {
 		return nil, fmt.Errorf("%w: more than %d tokens or %d statements", ErrTooManyTokens, MaxTokens, MaxStatements)
+	}
+	if backslash >= 0 {
+		return nil, fmt.Errorf("%w: the '…' string at byte %d holds a backslash before a quote, and PostgreSQL would end it at another quote with standard_conforming_strings off; write it as E'…' with the backslash doubled", ErrAmbiguous, backslash)
 	}
 	tree, err := pg_query.Parse(text)
 	if err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -136,20 +137,39 @@ const MaxStatements = 1000
 
 // ErrTooManyTokens is returned (wrapped) for text above MaxTokens or
 // MaxStatements.
-var ErrTooManyTokens = fmt.Errorf("statement has too many tokens")
+var ErrTooManyTokens = errors.New("statement has too many tokens")
 
-// countTokens counts text's tokens (comments excluded) and top-level
-// statements, stopping once either passes its bound.
-func countTokens(text string) (tokens, statements int) {
+// ErrAmbiguous is returned (wrapped) for text PostgreSQL could lex in two
+// ways, depending on a session setting.
+var ErrAmbiguous = errors.New("statement can be read two ways")
+
+// prescan counts text's tokens (comments excluded) and top-level
+// statements, stopping once either passes its bound, and finds the first
+// '…' string constant that PostgreSQL would end elsewhere with
+// standard_conforming_strings off (-1 if none). Off, a backslash in '…'
+// escapes the next character, so 'a\' ends at a later quote: whatever
+// the setting, text is accepted only when each such string ends at the
+// same quote under both readings ('C:\dir' and '\d+' do; 'a\' does
+// not), so the token stream is the same under both. E'…', U&'…', B'…',
+// X'…' and dollar quotes read the same under both (or are refused by the
+// server).
+func prescan(text string) (tokens, statements, backslashAt int) {
 	lx := lexer{s: text}
-	statements = 1
+	statements, backslashAt = 1, -1
 	for {
 		t := lx.next()
 		switch t.kind {
 		case tokEOF, tokBad:
-			return tokens, statements
+			return tokens, statements, backslashAt
 		case tokComment:
 			continue
+		case tokString:
+			if backslashAt < 0 && text[t.start] == '\'' && strings.IndexByte(text[t.start:t.end], '\\') >= 0 {
+				off := (&lexer{s: text}).str(t.start, t.start+1, 'e')
+				if off.kind != tokString || off.end != t.end {
+					backslashAt = t.start
+				}
+			}
 		case tokPunct:
 			if text[t.start] == ';' {
 				statements++
@@ -157,7 +177,7 @@ func countTokens(text string) (tokens, statements int) {
 		}
 		tokens++
 		if tokens > MaxTokens || statements > MaxStatements {
-			return tokens, statements
+			return tokens, statements, backslashAt
 		}
 	}
 }

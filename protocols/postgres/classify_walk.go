@@ -185,6 +185,15 @@ func (w *walker) visit(m proto.Message) {
 	case *pg_query.VariableShowStmt:
 		w.kind("set")
 		w.params = append(w.params, strings.ToLower(n.Name))
+	case *pg_query.AlterRoleSetStmt:
+		// Applies to later sessions of the role, Airlock's own included.
+		w.kind("ddl")
+		w.persistentSet(n.Setstmt)
+		w.in(modeWrite, n)
+	case *pg_query.AlterDatabaseSetStmt:
+		w.kind("ddl")
+		w.persistentSet(n.Setstmt)
+		w.in(modeWrite, n)
 	case *pg_query.AlterSystemStmt:
 		w.kind("utility")
 		w.trip("ALTER SYSTEM is never allowed")
@@ -355,6 +364,10 @@ func (w *walker) rel(rv *pg_query.RangeVar, md mode) {
 	}
 	if md == modeWrite {
 		w.writes = append(w.writes, names...)
+		if slices.Contains(names, "pg_catalog.pg_settings") {
+			// Its UPDATE rule calls set_config.
+			w.trip("writing pg_settings changes session parameters: never allowed")
+		}
 	} else {
 		w.reads = append(w.reads, names...)
 	}
@@ -467,6 +480,9 @@ func (w *walker) namedRelation(fn string, args []*pg_query.Node, at int, md mode
 func (w *walker) relationString(what, s string, md mode) {
 	w.byValue = true
 	parts, ok := parseRelationName(s)
+	if !ok || strings.IndexByte(s, '\\') >= 0 { // a backslash reads differently with standard_conforming_strings off
+		ok = false
+	}
 	if !ok {
 		w.trip(what + " names a relation the classifier cannot read (" + quoteForReason(s) + ")")
 		return
@@ -636,6 +652,21 @@ func (w *walker) set(n *pg_query.VariableSetStmt) {
 		verb = "RESET "
 	}
 	w.roleRails(name, verb)
+}
+
+// persistentSet records the parameter ALTER ROLE/DATABASE … SET or RESET
+// names ("all" for RESET ALL), so the caller can refuse pinned ones.
+func (w *walker) persistentSet(n *pg_query.VariableSetStmt) {
+	if n == nil {
+		return
+	}
+	if n.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+		w.params = append(w.params, "all")
+		return
+	}
+	if n.Name != "" {
+		w.params = append(w.params, strings.ToLower(n.Name))
+	}
 }
 
 // roleRails trips the guard rails on changing the role.
