@@ -100,6 +100,10 @@ func normalizeUpTo(src string, limit int) string {
 	}
 }
 
+// AuditTextMax bounds AuditText's normalised text: with the digest after
+// it, the result fits the audit record's 4 KiB statement.
+const AuditTextMax = 3968
+
 // AuditText is what an audit record shows of a statement Airlock could not
 // classify (too long, too many tokens, a syntax error): its normalised
 // text (constants replaced, comments removed, whitespace collapsed; see
