@@ -64,7 +64,13 @@
 //     owner's rights); CREATE TABLE … (LIKE t) and REFERENCES t read t;
 //     INHERITS/PARTITION OF/ATTACH PARTITION write the parent.
 //   - SetParams holds "all" for RESET ALL, SHOW ALL and DISCARD ALL: every
-//     parameter, pinned ones included.
+//     parameter, pinned ones included. ALTER ROLE/DATABASE … SET list their
+//     parameter too (later sessions of the role start with it).
+//   - Catalog relations that hold data (pg_stats, pg_statistic,
+//     pg_stat_activity, pg_authid, pg_largeobject, …: dataRelations) and
+//     the functions behind them are listed in reads twice: by name, and
+//     marked "data:pg_catalog.pg_stats" (DataMark), so a rule allowing the
+//     catalog by prefix does not reach them unless it names them.
 //
 // Names are rendered as PostgreSQL quotes them (keywords aside): an
 // identifier that is not all lower-case letters, digits, _ and $ is

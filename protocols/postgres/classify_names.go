@@ -6,6 +6,37 @@ import (
 
 // ---- guarded and built-in names ----
 
+// DataMark prefixes a second entry in reads for each catalog relation that
+// holds data rather than metadata (dataRelations): reading pg_stats lists
+// both "pg_catalog.pg_stats" and "data:pg_catalog.pg_stats". A rule that
+// allows the catalog by prefix (t.startsWith("pg_catalog.")) therefore
+// does not allow them, one that names the entry does, and a deny rule
+// naming the relation still matches.
+const DataMark = "data:"
+
+// dataRelations are the catalog relations (in pg_catalog; the last in any
+// schema) whose rows carry data a task's rules would not otherwise let it
+// read: column values (statistics), other sessions' query text, password
+// hashes and connection strings, large objects, server configuration.
+var dataRelations = set(`pg_statistic pg_statistic_ext_data pg_stats
+	pg_stats_ext pg_stats_ext_exprs pg_stat_activity pg_stat_replication
+	pg_stat_wal_receiver pg_stat_ssl pg_stat_gssapi pg_authid pg_shadow
+	pg_user_mapping pg_user_mappings pg_subscription pg_largeobject
+	pg_hba_file_rules pg_ident_file_mappings pg_file_settings
+	pg_stat_statements pg_stat_statements_info`)
+
+// withDataMarks returns names with a DataMark entry added for each data
+// relation among them.
+func withDataMarks(names []string) []string {
+	for _, n := range names {
+		schema, rel, ok := strings.Cut(n, ".")
+		if ok && dataRelations[rel] && (schema == "pg_catalog" || strings.HasPrefix(rel, "pg_stat_statements")) {
+			names = append(names, DataMark+n)
+		}
+	}
+	return names
+}
+
 // catalogRelations are pg_catalog's tables and views (PostgreSQL 17).
 var catalogRelations = set(`pg_aggregate pg_am pg_amop pg_amproc pg_attrdef
 	pg_attribute pg_auth_members pg_authid pg_cast pg_class pg_collation

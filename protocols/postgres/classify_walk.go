@@ -369,7 +369,7 @@ func (w *walker) rel(rv *pg_query.RangeVar, md mode) {
 			w.trip("writing pg_settings changes session parameters: never allowed")
 		}
 	} else {
-		w.reads = append(w.reads, names...)
+		w.reads = append(w.reads, withDataMarks(names)...)
 	}
 }
 
@@ -443,7 +443,7 @@ func (w *walker) call(fc *pg_query.FuncCall) {
 	switch {
 	case !ok:
 	case f.effect == fxReadTable:
-		w.reads = append(w.reads, f.table)
+		w.reads = append(w.reads, withDataMarks([]string{f.table})...)
 	case f.effect == fxWriteTable:
 		w.writes = append(w.writes, f.table)
 	case f.effect == fxRead || f.effect == fxWrite:
