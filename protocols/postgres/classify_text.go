@@ -157,6 +157,16 @@ var ErrAmbiguous = errors.New("statement can be read two ways")
 // not), so the token stream is the same under both. E'…', U&'…', B'…',
 // X'…' and dollar quotes read the same under both (or are refused by the
 // server).
+// ambiguous reports whether the string token t would end elsewhere with
+// standard_conforming_strings off (see prescan).
+func ambiguous(text string, t token) bool {
+	if text[t.start] != '\'' || strings.IndexByte(text[t.start:t.end], '\\') < 0 {
+		return false
+	}
+	off := (&lexer{s: text}).str(t.start, t.start+1, 'e')
+	return off.kind != tokString || off.end != t.end
+}
+
 func prescan(text string) (tokens, statements, backslashAt int) {
 	lx := lexer{s: text}
 	statements, backslashAt = 1, -1
@@ -168,11 +178,8 @@ func prescan(text string) (tokens, statements, backslashAt int) {
 		case tokComment:
 			continue
 		case tokString:
-			if backslashAt < 0 && text[t.start] == '\'' && strings.IndexByte(text[t.start:t.end], '\\') >= 0 {
-				off := (&lexer{s: text}).str(t.start, t.start+1, 'e')
-				if off.kind != tokString || off.end != t.end {
-					backslashAt = t.start
-				}
+			if backslashAt < 0 && ambiguous(text, t) {
+				backslashAt = t.start
 			}
 		case tokPunct:
 			if text[t.start] == ';' {

@@ -42,6 +42,9 @@ func shape(text string) (key, norm string, ok bool) {
 				lits = append(lits, span{t.start, t.end, -1})
 			}
 		case tokString:
+			if ambiguous(text, t) {
+				return "", "", false // Classify refuses it: no shape may stand for it
+			}
 			if q := strings.IndexByte(text[t.start:t.end], '\''); q >= 0 {
 				lits = append(lits, span{t.start, t.end, q})
 			}
