@@ -26,8 +26,9 @@
 //	  connectby, xpath_table, dblink*), read every table of a schema or
 //	  database, change session parameters (set_config), reach server
 //	  files, the WAL or logical decoding
-//	a listed function whose relation argument is not a constant, or names
-//	  a relation the classifier cannot read (an OID)
+//	a listed function whose relation argument is not a constant (size and
+//	  property functions excepted), or names a relation the classifier
+//	  cannot read (an OID)
 //	db.schema.name where db is not Classifier.Database
 //	                                        "cross-database reference …"
 //

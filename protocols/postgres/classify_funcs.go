@@ -14,6 +14,11 @@ const (
 	fxRead
 	// fxWrite: writes the relation its argument arg names.
 	fxWrite
+	// fxMeta: tells about the relation its argument arg names (size,
+	// properties) without reading its rows: a constant is recorded as a
+	// read, and any other argument is allowed (catalog clients call them
+	// with c.oid).
+	fxMeta
 	// fxReadTable: reads the fixed relation table.
 	fxReadTable
 	// fxWriteTable: writes the fixed relation table.
@@ -39,7 +44,8 @@ type funcInfo struct {
 // regclass or text): the classifier reads the name as PostgreSQL does
 // (see parseRelationName) and records it in reads or writes. Anything else
 // (a column, an expression, a numeric OID) trips a guard rail, as the
-// classifier cannot tell which relation it names.
+// classifier cannot tell which relation it names; for fxMeta functions
+// only a constant that cannot be read does.
 //
 // The list was derived from PostgreSQL 15's catalog and source: every
 // function in pg_proc (core and every contrib extension shipped with it)
@@ -92,23 +98,22 @@ var funcList = map[string]funcInfo{
 	"setval":                 {effect: fxWrite, ext: "core", sigs: []string{"regclass, bigint", "regclass, bigint, boolean"}},
 	"currval":                {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
 	"pg_sequence_last_value": {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	// Sizes, files and properties: what they tell is about the relation's
-	// contents (how many pages, which index), so they count as reads.
-	"pg_relation_size":              {effect: fxRead, ext: "core", sigs: []string{"regclass", "regclass, text"}},
-	"pg_table_size":                 {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_total_relation_size":        {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_indexes_size":               {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_relation_filenode":          {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_relation_filepath":          {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_partition_tree":             {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_partition_ancestors":        {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_partition_root":             {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_relation_is_updatable":      {effect: fxRead, ext: "core", sigs: []string{"regclass, boolean"}},
-	"pg_column_is_updatable":        {effect: fxRead, ext: "core", sigs: []string{"regclass, smallint, boolean"}},
-	"pg_relation_is_publishable":    {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_get_replica_identity_index": {effect: fxRead, ext: "core", sigs: []string{"regclass"}},
-	"pg_index_has_property":         {effect: fxRead, ext: "core", sigs: []string{"regclass, text"}},
-	"pg_index_column_has_property":  {effect: fxRead, ext: "core", sigs: []string{"regclass, integer, text"}},
+	// Sizes, files and properties: metadata, no rows.
+	"pg_relation_size":              {effect: fxMeta, ext: "core", sigs: []string{"regclass", "regclass, text"}},
+	"pg_table_size":                 {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_total_relation_size":        {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_indexes_size":               {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_relation_filenode":          {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_relation_filepath":          {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_partition_tree":             {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_partition_ancestors":        {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_partition_root":             {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_relation_is_updatable":      {effect: fxMeta, ext: "core", sigs: []string{"regclass, boolean"}},
+	"pg_column_is_updatable":        {effect: fxMeta, ext: "core", sigs: []string{"regclass, smallint, boolean"}},
+	"pg_relation_is_publishable":    {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_get_replica_identity_index": {effect: fxMeta, ext: "core", sigs: []string{"regclass"}},
+	"pg_index_has_property":         {effect: fxMeta, ext: "core", sigs: []string{"regclass, text"}},
+	"pg_index_column_has_property":  {effect: fxMeta, ext: "core", sigs: []string{"regclass, integer, text"}},
 	// Index maintenance changes the index.
 	"brin_summarize_new_values": {effect: fxWrite, ext: "core", sigs: []string{"regclass"}},
 	"brin_summarize_range":      {effect: fxWrite, ext: "core", sigs: []string{"regclass, bigint"}},

@@ -446,19 +446,22 @@ func (w *walker) call(fc *pg_query.FuncCall) {
 		w.reads = append(w.reads, withDataMarks([]string{f.table})...)
 	case f.effect == fxWriteTable:
 		w.writes = append(w.writes, f.table)
-	case f.effect == fxRead || f.effect == fxWrite:
+	case f.effect == fxRead || f.effect == fxWrite || f.effect == fxMeta:
 		md := modeRead
 		if f.effect == fxWrite {
 			md = modeWrite
 		}
-		w.namedRelation(name, fc.Args, f.arg, md)
+		w.namedRelation(name, fc.Args, f.arg, md, f.effect == fxMeta)
 	}
 }
 
 // namedRelation records the relation a function's argument names (see
 // funcList), or trips a guard rail when the classifier cannot read it.
-func (w *walker) namedRelation(fn string, args []*pg_query.Node, at int, md mode) {
+func (w *walker) namedRelation(fn string, args []*pg_query.Node, at int, md mode, meta bool) {
 	for _, a := range args {
+		if meta {
+			break
+		}
 		if a.GetNamedArgExpr() != nil {
 			w.trip(fn + "() with named arguments is not allowed: pass the relation as a positional constant")
 			return
@@ -468,6 +471,9 @@ func (w *walker) namedRelation(fn string, args []*pg_query.Node, at int, md mode
 		return // not this overload: PostgreSQL refuses the call
 	}
 	s, ok := constString(args[at])
+	if !ok && meta {
+		return
+	}
 	if !ok {
 		w.trip(fn + "() names its relation with a value the classifier cannot see: pass a constant")
 		return
