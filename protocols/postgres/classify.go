@@ -121,6 +121,7 @@ const DefaultMaxLen = 256 << 10
 // runs: libpg_query recurses without a stack check (its stack_base_ptr is
 // never set) when it serialises the tree (Parse) and when it normalises
 // (Normalize), and the process dies of SIGSEGV, which recover cannot catch.
+// (Classify no longer calls Normalize; its column is kept for reference.)
 //
 // Measured with pg_query_go v6.2.5 (libpg_query 17.x) on linux/amd64, glibc;
 // first crashing n (TestParserCrashThresholds, in child processes). Go runs

@@ -18,9 +18,10 @@ import (
 //
 // Dollar-quoted strings stay too: they are function and DO bodies as often
 // as data. A shape is cached only when the classification cannot depend on
-// a literal's value (see shapeable) and the normalised text the parser made
-// is the text with exactly those literals replaced, so every statement of
-// the shape has the same classification and the same sql.text.
+// a literal's value (see shapeable) and the statement is the whole text, so
+// every statement of the shape has the same classification and the same
+// sql.text. A '…' string that would lex differently with
+// standard_conforming_strings off gives no shape: Classify refuses it.
 
 // shape returns text's shape and its normalised text (see normalize: the
 // same for every text of the shape, as the literals it takes out are
