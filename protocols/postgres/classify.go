@@ -5,7 +5,9 @@
 // (protobuf) for every relation and function it names, wherever it names
 // them, and normalises each statement's text. It trips the built-in guard
 // rails below, which no rule can lift. It refuses, before the parser runs,
-// text that could crash the parser (see MaxNesting).
+// text that could crash the parser (see MaxNesting), cost it too much
+// memory (MaxTokens, MaxStatements), or that PostgreSQL would lex another
+// way with standard_conforming_strings off (see prescan).
 //
 // What it does not do: it knows no catalog. It cannot see what a view,
 // trigger, rule or function body touches when it runs, what an operator
@@ -20,6 +22,7 @@
 //	  AUTHORIZATION (also in a function's
 //	  or role's SET clause)                 "SET ROLE is never allowed" …
 //	ALTER SYSTEM                            "ALTER SYSTEM is never allowed"
+//	writes to pg_catalog.pg_settings        "writing pg_settings changes session parameters …"
 //	LOAD                                    "LOAD is never allowed" (loads native code)
 //	the functions funcList marks as guard rails (classify_funcs.go): those
 //	  that run SQL text (query_to_xml*, ts_stat, ts_rewrite, crosstab*,
