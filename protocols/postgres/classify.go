@@ -5,14 +5,14 @@
 // (protobuf) for every relation and function it names, wherever it names
 // them, and normalises each statement's text. It trips the built-in guard
 // rails below, which no rule can lift. It refuses, before the parser runs,
-// text that could crash the parser (see MaxNesting).
+// text that could crash the parser (see MaxNesting), cost it too much
+// memory (MaxTokens, MaxStatements), or that PostgreSQL would lex another
+// way with standard_conforming_strings off (see prescan).
 //
-// What it does not do: it knows no catalog. It cannot see which schema an
-// unqualified name resolves to at run time, what a view, trigger, rule or
-// function body touches when it runs (nextval is a function, not a write to
-// its sequence), what an operator does, or what a DO block runs; a prepared
-// statement's tables are the caller's to remember (Statement.Prepare,
-// .Execute).
+// What it does not do: it knows no catalog. It cannot see what a view,
+// trigger, rule or function body touches when it runs, what an operator
+// does, or what a DO block runs; a prepared statement's tables are the
+// caller's to remember (Statement.Prepare, .Execute).
 //
 // Guard rails (Statement.Guard):
 //
@@ -21,20 +21,24 @@
 //	SET/RESET ROLE, SET/RESET SESSION
 //	  AUTHORIZATION (also in a function's
 //	  or role's SET clause)                 "SET ROLE is never allowed" …
-//	set_config(…), anywhere                 "set_config() is never allowed"
 //	ALTER SYSTEM                            "ALTER SYSTEM is never allowed"
+//	writes to pg_catalog.pg_settings        "writing pg_settings changes session parameters …"
 //	LOAD                                    "LOAD is never allowed" (loads native code)
-//	server file access: pg_read_file, pg_read_binary_file, pg_stat_file,
-//	  pg_ls_dir, pg_ls_*dir, lo_import, lo_export, adminpack's pg_file_*
-//	  and pg_logdir_ls
-//	SQL the classifier cannot see: query_to_xml*, table_to_xml*,
-//	  schema_to_xml*, database_to_xml*, ts_stat (they run a query or read
-//	  a table named in a string)
-//	other servers: dblink* (any function whose name starts with dblink)
-//	replication: pg_create_{logical,physical}_replication_slot,
-//	  pg_logical_slot_* (logical decoding reads every change)
+//	the functions funcList marks as guard rails (classify_funcs.go): those
+//	  that run SQL text (query_to_xml*, ts_stat, ts_rewrite, crosstab*,
+//	  connectby, xpath_table, dblink*), read every table of a schema or
+//	  database, change session parameters (set_config), reach server
+//	  files, the WAL or logical decoding
+//	a listed function whose relation argument is not a constant (size and
+//	  property functions excepted), or names a relation the classifier
+//	  cannot read (an OID)
 //	db.schema.name where db is not Classifier.Database
 //	                                        "cross-database reference …"
+//
+// Functions that read or write a relation named by an argument
+// (table_to_xml('t'), nextval('s'), pgstattuple('t'), …) and regclass
+// constants ('t'::regclass) record that relation in reads or writes; the
+// large-object functions read or write pg_catalog.pg_largeobject.
 //
 // Function guards match the bare function name in any schema. CREATE
 // EXTENSION, GRANT, CREATE FUNCTION and the like are not guard rails: they
@@ -64,24 +68,39 @@
 //     owner's rights); CREATE TABLE … (LIKE t) and REFERENCES t read t;
 //     INHERITS/PARTITION OF/ATTACH PARTITION write the parent.
 //   - SetParams holds "all" for RESET ALL, SHOW ALL and DISCARD ALL: every
-//     parameter, pinned ones included.
+//     parameter, pinned ones included. ALTER ROLE/DATABASE … SET list their
+//     parameter too (later sessions of the role start with it).
+//   - Catalog relations that hold data (pg_stats, pg_statistic,
+//     pg_stat_activity, pg_authid, pg_largeobject, …: dataRelations) and
+//     the functions behind them are listed in reads twice: by name, and
+//     marked "data:pg_catalog.pg_stats" (DataMark), so a rule allowing the
+//     catalog by prefix does not reach them unless it names them.
 //
 // Names are rendered as PostgreSQL quotes them (keywords aside): an
 // identifier that is not all lower-case letters, digits, _ and $ is
 // double-quoted ("My.Schema".t), so a dot always separates schema from name. Unqualified names resolve
 // with the pinned search path (Classifier.SearchPath):
-//   - the user schema is its first entry other than "$user" (which the
-//     classifier cannot resolve), pg_catalog and pg_temp; "public" if none;
-//   - a relation or function resolves to the user schema, except built-in
-//     catalog relations and common built-in functions (the lists below),
-//     which resolve to pg_catalog when pg_catalog is searched first (not
-//     listed, or listed before the user schema), as PostgreSQL does. When
-//     pg_catalog is listed after the user schema, a built-in name could be
-//     shadowed there, so both "user.name" and "pg_catalog.name" are listed.
-//     A built-in function missing from the list is reported in the user
-//     schema: a rule may deny it, never wrongly allow a user function.
+//   - a name resolves to the first schema of the path that holds it, and
+//     the classifier cannot see which does, so every schema of the path is
+//     listed: with search_path "sales, public", FROM orders reads both
+//     sales.orders and public.orders (a rule must allow each; a rule that
+//     denies either denies the statement). Creating an unqualified object
+//     lists every schema too;
+//   - pg_catalog is searched first unless the path lists it (PostgreSQL
+//     adds it in front). Built-in catalog relations and common built-in
+//     functions (the lists in classify_names.go) are found there: when
+//     pg_catalog is searched first, they are "pg_catalog.name" only; when
+//     it is listed later, the schemas before it are candidates too. Other
+//     names are taken to be absent from pg_catalog. A function of another
+//     schema that overloads a built-in name with a better-matching
+//     signature is not seen: constrain CREATE FUNCTION;
+//   - "$user" (the classifier does not know the session's user; creating a
+//     schema of that name is DDL rules decide) and pg_temp (the session's
+//     own temporary tables, which hold only what its checked statements
+//     put there) are not listed; with no schema left, the name is in
+//     public;
 //   - CREATE TEMP TABLE t writes pg_temp.t; later unqualified references to
-//     t are reported in the user schema.
+//     t are reported in the path's schemas.
 //   - unqualified names in CREATE SCHEMA s CREATE TABLE … resolve to s.
 
 package postgres
@@ -105,6 +124,7 @@ const DefaultMaxLen = 256 << 10
 // runs: libpg_query recurses without a stack check (its stack_base_ptr is
 // never set) when it serialises the tree (Parse) and when it normalises
 // (Normalize), and the process dies of SIGSEGV, which recover cannot catch.
+// (Classify no longer calls Normalize; its column is kept for reference.)
 //
 // Measured with pg_query_go v6.2.5 (libpg_query 17.x) on linux/amd64, glibc;
 // first crashing n (TestParserCrashThresholds, in child processes). Go runs
@@ -186,6 +206,10 @@ type Statement struct {
 	// set_config (lower-case), so the caller can enforce pinned ones. "all"
 	// stands for every parameter (RESET ALL, SHOW ALL, DISCARD ALL).
 	SetParams []string
+
+	// byValue is set when the classification depends on a constant's
+	// value (a relation named by a string), so its shape does not decide it.
+	byValue bool
 }
 
 // Prepared is a statement prepared with PREPARE.
@@ -213,6 +237,13 @@ func (c *Classifier) Classify(text string) ([]Statement, error) {
 	if d := nesting(text, MaxNesting); d > MaxNesting {
 		return nil, fmt.Errorf("%w: nesting estimate above %d", ErrTooDeep, MaxNesting)
 	}
+	n, stmts, backslash := prescan(text)
+	if n > MaxTokens || stmts > MaxStatements {
+		return nil, fmt.Errorf("%w: more than %d tokens or %d statements", ErrTooManyTokens, MaxTokens, MaxStatements)
+	}
+	if backslash >= 0 {
+		return nil, fmt.Errorf("%w: the '…' string at byte %d holds a backslash before a quote, and PostgreSQL would end it at another quote with standard_conforming_strings off; write it as E'…' with the backslash doubled", ErrAmbiguous, backslash)
+	}
 	tree, err := pg_query.Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
@@ -221,27 +252,15 @@ func (c *Classifier) Classify(text string) ([]Statement, error) {
 	for _, raw := range tree.GetStmts() {
 		src := stmtSource(text, raw)
 		st := c.classify(raw.GetStmt())
-		if st.SQL.Text, err = normalize(src); err != nil {
-			return nil, err
-		}
+		st.SQL.Text = normalize(src)
 		if st.Prepare != nil {
 			if inner, ok := preparedQuery(src); ok {
-				if st.Prepare.Inner.Text, err = normalize(inner); err != nil {
-					return nil, err
-				}
+				st.Prepare.Inner.Text = normalize(inner)
 			}
 		}
 		out = append(out, st)
 	}
 	return out, nil
-}
-
-func normalize(src string) (string, error) {
-	n, err := pg_query.Normalize(src)
-	if err != nil {
-		return "", fmt.Errorf("%w: normalize: %w", ErrSyntax, err)
-	}
-	return strings.TrimSpace(n), nil
 }
 
 // stmtSource is the statement's own text, located by the parser.
@@ -304,6 +323,7 @@ func (c *Classifier) classify(n *pg_query.Node) Statement {
 		Execute:    w.execute,
 		Deallocate: w.dealloc,
 		SetParams:  sorted(w.params),
+		byValue:    w.byValue,
 	}
 	if p := n.GetPrepareStmt(); p != nil {
 		st.Prepare = &Prepared{Name: p.GetName(), Inner: c.classify(p.GetQuery()).SQL}

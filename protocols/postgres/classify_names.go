@@ -1,89 +1,3 @@
-// SQL classification: statement text in, one policy.SQL per statement out,
-// from PostgreSQL's own parser (pg_query, PostgreSQL 17 grammar).
-//
-// What it does: splits the text into statements, walks each parse tree
-// (protobuf) for every relation and function it names, wherever it names
-// them, and normalises each statement's text. It trips the built-in guard
-// rails below, which no rule can lift. It refuses, before the parser runs,
-// text that could crash the parser (see MaxNesting).
-//
-// What it does not do: it knows no catalog. It cannot see which schema an
-// unqualified name resolves to at run time, what a view, trigger, rule or
-// function body touches when it runs (nextval is a function, not a write to
-// its sequence), what an operator does, or what a DO block runs; a prepared
-// statement's tables are the caller's to remember (Statement.Prepare,
-// .Execute).
-//
-// Guard rails (Statement.Guard):
-//
-//	COPY … TO/FROM PROGRAM                  "COPY … PROGRAM is never allowed"
-//	COPY … TO/FROM 'file' (server file)     "COPY to or from a server file is never allowed"
-//	SET/RESET ROLE, SET/RESET SESSION
-//	  AUTHORIZATION (also in a function's
-//	  or role's SET clause)                 "SET ROLE is never allowed" …
-//	set_config(…), anywhere                 "set_config() is never allowed"
-//	ALTER SYSTEM                            "ALTER SYSTEM is never allowed"
-//	LOAD                                    "LOAD is never allowed" (loads native code)
-//	server file access: pg_read_file, pg_read_binary_file, pg_stat_file,
-//	  pg_ls_dir, pg_ls_*dir, lo_import, lo_export, adminpack's pg_file_*
-//	  and pg_logdir_ls
-//	SQL the classifier cannot see: query_to_xml*, table_to_xml*,
-//	  schema_to_xml*, database_to_xml*, ts_stat (they run a query or read
-//	  a table named in a string)
-//	other servers: dblink* (any function whose name starts with dblink)
-//	replication: pg_create_{logical,physical}_replication_slot,
-//	  pg_logical_slot_* (logical decoding reads every change)
-//	db.schema.name where db is not Classifier.Database
-//	                                        "cross-database reference …"
-//
-// Function guards match the bare function name in any schema. CREATE
-// EXTENSION, GRANT, CREATE FUNCTION and the like are not guard rails: they
-// are kind "ddl", for rules to decide.
-//
-// Choices rules depend on:
-//   - UPDATE, DELETE and MERGE targets are in both writes and reads (they
-//     select rows by the target's contents and RETURNING shows them); an
-//     INSERT target is also read when it has RETURNING or ON CONFLICT.
-//   - INSERT … ON CONFLICT DO UPDATE adds "update" to kinds; MERGE adds the
-//     kinds of its WHEN actions.
-//   - SELECT … INTO and CREATE TABLE AS are kind "ddl" (with "select" in
-//     kinds), never "select".
-//   - Plain EXPLAIN is kind "explain"; its statement's kinds and tables are
-//     still recorded. EXPLAIN ANALYZE (unless ANALYZE false/off/0) takes the
-//     kind of its statement, with "explain" in kinds.
-//   - DECLARE … CURSOR takes the kind of its query; FETCH, MOVE and CLOSE
-//     are "utility".
-//   - GRANT/REVOKE, COMMENT, SECURITY LABEL, TRUNCATE are "ddl"; their tables
-//     are writes. VACUUM, ANALYZE, CLUSTER, REINDEX and REFRESH MATERIALIZED
-//     VIEW are "utility" with their tables as writes. LOCK is "lock" with
-//     its tables as reads. SET CONSTRAINTS is "transaction".
-//   - Schema-wide DDL writes "schema.*": CREATE/DROP/ALTER SCHEMA, GRANT …
-//     ON ALL … IN SCHEMA, IMPORT FOREIGN SCHEMA … INTO. DROP OWNED,
-//     REASSIGN OWNED and ALTER … ALL IN TABLESPACE write "*".
-//   - CREATE VIEW reads what the view's query reads (a view runs with its
-//     owner's rights); CREATE TABLE … (LIKE t) and REFERENCES t read t;
-//     INHERITS/PARTITION OF/ATTACH PARTITION write the parent.
-//   - SetParams holds "all" for RESET ALL, SHOW ALL and DISCARD ALL: every
-//     parameter, pinned ones included.
-//
-// Names are rendered as PostgreSQL quotes them (keywords aside): an
-// identifier that is not all lower-case letters, digits, _ and $ is
-// double-quoted ("My.Schema".t), so a dot always separates schema from name. Unqualified names resolve
-// with the pinned search path (Classifier.SearchPath):
-//   - the user schema is its first entry other than "$user" (which the
-//     classifier cannot resolve), pg_catalog and pg_temp; "public" if none;
-//   - a relation or function resolves to the user schema, except built-in
-//     catalog relations and common built-in functions (the lists below),
-//     which resolve to pg_catalog when pg_catalog is searched first (not
-//     listed, or listed before the user schema), as PostgreSQL does. When
-//     pg_catalog is listed after the user schema, a built-in name could be
-//     shadowed there, so both "user.name" and "pg_catalog.name" are listed.
-//     A built-in function missing from the list is reported in the user
-//     schema: a rule may deny it, never wrongly allow a user function.
-//   - CREATE TEMP TABLE t writes pg_temp.t; later unqualified references to
-//     t are reported in the user schema.
-//   - unqualified names in CREATE SCHEMA s CREATE TABLE … resolve to s.
-
 package postgres
 
 import (
@@ -92,28 +6,36 @@ import (
 
 // ---- guarded and built-in names ----
 
-func guardedFunction(name string) string {
-	switch {
-	case guardedFunctions[name]:
-		return name + "() is never allowed"
-	case strings.HasPrefix(name, "dblink"):
-		return name + "() is never allowed (dblink reaches other servers)"
-	case strings.HasPrefix(name, "pg_logical_slot_"):
-		return name + "() is never allowed (logical decoding)"
-	case strings.HasPrefix(name, "pg_ls_") && strings.HasSuffix(name, "dir"):
-		return name + "() is never allowed (server file access)"
-	}
-	return ""
-}
+// DataMark prefixes a second entry in reads for each catalog relation that
+// holds data rather than metadata (dataRelations): reading pg_stats lists
+// both "pg_catalog.pg_stats" and "data:pg_catalog.pg_stats". A rule that
+// allows the catalog by prefix (t.startsWith("pg_catalog.")) therefore
+// does not allow them, one that names the entry does, and a deny rule
+// naming the relation still matches.
+const DataMark = "data:"
 
-var guardedFunctions = set(`set_config
-	lo_import lo_export pg_read_file pg_read_binary_file pg_stat_file pg_ls_dir
-	pg_file_write pg_file_rename pg_file_unlink pg_file_sync pg_logdir_ls
-	query_to_xml query_to_xmlschema query_to_xml_and_xmlschema
-	table_to_xml table_to_xmlschema table_to_xml_and_xmlschema
-	schema_to_xml schema_to_xmlschema schema_to_xml_and_xmlschema
-	database_to_xml database_to_xmlschema database_to_xml_and_xmlschema ts_stat
-	pg_create_logical_replication_slot pg_create_physical_replication_slot`)
+// dataRelations are the catalog relations (in pg_catalog; the last in any
+// schema) whose rows carry data a task's rules would not otherwise let it
+// read: column values (statistics), other sessions' query text, password
+// hashes and connection strings, large objects, server configuration.
+var dataRelations = set(`pg_statistic pg_statistic_ext_data pg_stats
+	pg_stats_ext pg_stats_ext_exprs pg_stat_activity pg_stat_replication
+	pg_stat_wal_receiver pg_stat_ssl pg_stat_gssapi pg_authid pg_shadow
+	pg_user_mapping pg_user_mappings pg_subscription pg_largeobject
+	pg_hba_file_rules pg_ident_file_mappings pg_file_settings
+	pg_stat_statements pg_stat_statements_info`)
+
+// withDataMarks returns names with a DataMark entry added for each data
+// relation among them.
+func withDataMarks(names []string) []string {
+	for _, n := range names {
+		schema, rel, ok := strings.Cut(n, ".")
+		if ok && dataRelations[rel] && (schema == "pg_catalog" || strings.HasPrefix(rel, "pg_stat_statements")) {
+			names = append(names, DataMark+n)
+		}
+	}
+	return names
+}
 
 // catalogRelations are pg_catalog's tables and views (PostgreSQL 17).
 var catalogRelations = set(`pg_aggregate pg_am pg_amop pg_amproc pg_attrdef
@@ -153,7 +75,7 @@ var catalogRelations = set(`pg_aggregate pg_am pg_amop pg_amproc pg_attrdef
 	pg_statio_user_sequences pg_statio_user_tables`)
 
 // builtinFunctions are common pg_catalog functions. The list only saves
-// false denials: a built-in missing here is reported in the user schema.
+// false denials: a built-in missing here is reported in the search path's schemas.
 var builtinFunctions = set(`
 	array_agg avg bit_and bit_or bit_xor bool_and bool_or count every json_agg
 	json_agg_strict json_object_agg jsonb_agg jsonb_agg_strict jsonb_object_agg

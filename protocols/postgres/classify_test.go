@@ -144,7 +144,16 @@ func TestClassifySearchPath(t *testing.T) {
 		// pg_catalog after the user schema: a built-in name may be shadowed.
 		{[]string{"sales", "pg_catalog"}, []string{"pg_catalog.pg_class", "sales.orders", "sales.pg_class"},
 			[]string{"pg_catalog.now", "sales.my_fn", "sales.now"}},
-		{[]string{"Mixed Case", "public"}, []string{`"Mixed Case".orders`, "pg_catalog.pg_class"}, []string{`"Mixed Case".my_fn`, "pg_catalog.now"}},
+		// Several schemas: a name may resolve to any of them (the first that
+		// has it), so each is listed.
+		{[]string{"Mixed Case", "public"}, []string{`"Mixed Case".orders`, "pg_catalog.pg_class", "public.orders"},
+			[]string{`"Mixed Case".my_fn`, "pg_catalog.now", "public.my_fn"}},
+		{[]string{"sales", "$user", "public", "pg_temp"}, []string{"pg_catalog.pg_class", "public.orders", "sales.orders"},
+			[]string{"pg_catalog.now", "public.my_fn", "sales.my_fn"}},
+		// pg_catalog between them: a catalog name is found there at the
+		// latest; names after it are not reached for it.
+		{[]string{"sales", "pg_catalog", "public"}, []string{"pg_catalog.pg_class", "public.orders", "sales.orders", "sales.pg_class"},
+			[]string{"pg_catalog.now", "public.my_fn", "sales.my_fn", "sales.now"}},
 	} {
 		st, err := postgres.NewClassifier(tc.path, "app").Classify(q)
 		if err != nil {

@@ -1,89 +1,3 @@
-// SQL classification: statement text in, one policy.SQL per statement out,
-// from PostgreSQL's own parser (pg_query, PostgreSQL 17 grammar).
-//
-// What it does: splits the text into statements, walks each parse tree
-// (protobuf) for every relation and function it names, wherever it names
-// them, and normalises each statement's text. It trips the built-in guard
-// rails below, which no rule can lift. It refuses, before the parser runs,
-// text that could crash the parser (see MaxNesting).
-//
-// What it does not do: it knows no catalog. It cannot see which schema an
-// unqualified name resolves to at run time, what a view, trigger, rule or
-// function body touches when it runs (nextval is a function, not a write to
-// its sequence), what an operator does, or what a DO block runs; a prepared
-// statement's tables are the caller's to remember (Statement.Prepare,
-// .Execute).
-//
-// Guard rails (Statement.Guard):
-//
-//	COPY … TO/FROM PROGRAM                  "COPY … PROGRAM is never allowed"
-//	COPY … TO/FROM 'file' (server file)     "COPY to or from a server file is never allowed"
-//	SET/RESET ROLE, SET/RESET SESSION
-//	  AUTHORIZATION (also in a function's
-//	  or role's SET clause)                 "SET ROLE is never allowed" …
-//	set_config(…), anywhere                 "set_config() is never allowed"
-//	ALTER SYSTEM                            "ALTER SYSTEM is never allowed"
-//	LOAD                                    "LOAD is never allowed" (loads native code)
-//	server file access: pg_read_file, pg_read_binary_file, pg_stat_file,
-//	  pg_ls_dir, pg_ls_*dir, lo_import, lo_export, adminpack's pg_file_*
-//	  and pg_logdir_ls
-//	SQL the classifier cannot see: query_to_xml*, table_to_xml*,
-//	  schema_to_xml*, database_to_xml*, ts_stat (they run a query or read
-//	  a table named in a string)
-//	other servers: dblink* (any function whose name starts with dblink)
-//	replication: pg_create_{logical,physical}_replication_slot,
-//	  pg_logical_slot_* (logical decoding reads every change)
-//	db.schema.name where db is not Classifier.Database
-//	                                        "cross-database reference …"
-//
-// Function guards match the bare function name in any schema. CREATE
-// EXTENSION, GRANT, CREATE FUNCTION and the like are not guard rails: they
-// are kind "ddl", for rules to decide.
-//
-// Choices rules depend on:
-//   - UPDATE, DELETE and MERGE targets are in both writes and reads (they
-//     select rows by the target's contents and RETURNING shows them); an
-//     INSERT target is also read when it has RETURNING or ON CONFLICT.
-//   - INSERT … ON CONFLICT DO UPDATE adds "update" to kinds; MERGE adds the
-//     kinds of its WHEN actions.
-//   - SELECT … INTO and CREATE TABLE AS are kind "ddl" (with "select" in
-//     kinds), never "select".
-//   - Plain EXPLAIN is kind "explain"; its statement's kinds and tables are
-//     still recorded. EXPLAIN ANALYZE (unless ANALYZE false/off/0) takes the
-//     kind of its statement, with "explain" in kinds.
-//   - DECLARE … CURSOR takes the kind of its query; FETCH, MOVE and CLOSE
-//     are "utility".
-//   - GRANT/REVOKE, COMMENT, SECURITY LABEL, TRUNCATE are "ddl"; their tables
-//     are writes. VACUUM, ANALYZE, CLUSTER, REINDEX and REFRESH MATERIALIZED
-//     VIEW are "utility" with their tables as writes. LOCK is "lock" with
-//     its tables as reads. SET CONSTRAINTS is "transaction".
-//   - Schema-wide DDL writes "schema.*": CREATE/DROP/ALTER SCHEMA, GRANT …
-//     ON ALL … IN SCHEMA, IMPORT FOREIGN SCHEMA … INTO. DROP OWNED,
-//     REASSIGN OWNED and ALTER … ALL IN TABLESPACE write "*".
-//   - CREATE VIEW reads what the view's query reads (a view runs with its
-//     owner's rights); CREATE TABLE … (LIKE t) and REFERENCES t read t;
-//     INHERITS/PARTITION OF/ATTACH PARTITION write the parent.
-//   - SetParams holds "all" for RESET ALL, SHOW ALL and DISCARD ALL: every
-//     parameter, pinned ones included.
-//
-// Names are rendered as PostgreSQL quotes them (keywords aside): an
-// identifier that is not all lower-case letters, digits, _ and $ is
-// double-quoted ("My.Schema".t), so a dot always separates schema from name. Unqualified names resolve
-// with the pinned search path (Classifier.SearchPath):
-//   - the user schema is its first entry other than "$user" (which the
-//     classifier cannot resolve), pg_catalog and pg_temp; "public" if none;
-//   - a relation or function resolves to the user schema, except built-in
-//     catalog relations and common built-in functions (the lists below),
-//     which resolve to pg_catalog when pg_catalog is searched first (not
-//     listed, or listed before the user schema), as PostgreSQL does. When
-//     pg_catalog is listed after the user schema, a built-in name could be
-//     shadowed there, so both "user.name" and "pg_catalog.name" are listed.
-//     A built-in function missing from the list is reported in the user
-//     schema: a rule may deny it, never wrongly allow a user function.
-//   - CREATE TEMP TABLE t writes pg_temp.t; later unqualified references to
-//     t are reported in the user schema.
-//   - unqualified names in CREATE SCHEMA s CREATE TABLE … resolve to s.
-
 package postgres
 
 import (
@@ -121,6 +35,7 @@ type walker struct {
 	execute string
 	dealloc string
 	top     proto.Message // the statement itself, to tell it from nested ones
+	byValue bool          // a relation was named by a constant's value
 }
 
 var nodeOneof = (&pg_query.Node{}).ProtoReflect().Descriptor().Oneofs().ByName("node")
@@ -153,6 +68,15 @@ func (w *walker) visit(m proto.Message) {
 	case *pg_query.FuncCall:
 		w.call(n)
 		w.fields(n, "funcname")
+	case *pg_query.TypeCast:
+		// 'name'::regclass looks the relation up; whatever receives the
+		// OID (a function the list below does not know) may read it.
+		if isRegclass(n.TypeName) {
+			if s, ok := constString(n.Arg); ok {
+				w.relationString("a regclass constant", s, modeRead)
+			}
+		}
+		w.fields(n)
 	case *pg_query.TableLikeClause:
 		w.rel(n.Relation, modeRead)
 	case *pg_query.Constraint:
@@ -261,6 +185,15 @@ func (w *walker) visit(m proto.Message) {
 	case *pg_query.VariableShowStmt:
 		w.kind("set")
 		w.params = append(w.params, strings.ToLower(n.Name))
+	case *pg_query.AlterRoleSetStmt:
+		// Applies to later sessions of the role, Airlock's own included.
+		w.kind("ddl")
+		w.persistentSet(n.Setstmt)
+		w.in(modeWrite, n)
+	case *pg_query.AlterDatabaseSetStmt:
+		w.kind("ddl")
+		w.persistentSet(n.Setstmt)
+		w.in(modeWrite, n)
 	case *pg_query.AlterSystemStmt:
 		w.kind("utility")
 		w.trip("ALTER SYSTEM is never allowed")
@@ -431,8 +364,12 @@ func (w *walker) rel(rv *pg_query.RangeVar, md mode) {
 	}
 	if md == modeWrite {
 		w.writes = append(w.writes, names...)
+		if slices.Contains(names, "pg_catalog.pg_settings") {
+			// Its UPDATE rule calls set_config.
+			w.trip("writing pg_settings changes session parameters: never allowed")
+		}
 	} else {
-		w.reads = append(w.reads, names...)
+		w.reads = append(w.reads, withDataMarks(names)...)
 	}
 }
 
@@ -502,6 +439,175 @@ func (w *walker) call(fc *pg_query.FuncCall) {
 	if reason := guardedFunction(name); reason != "" {
 		w.trip(reason)
 	}
+	f, ok := funcList[name]
+	switch {
+	case !ok:
+	case f.effect == fxReadTable:
+		w.reads = append(w.reads, withDataMarks([]string{f.table})...)
+	case f.effect == fxWriteTable:
+		w.writes = append(w.writes, f.table)
+	case f.effect == fxRead || f.effect == fxWrite || f.effect == fxMeta:
+		md := modeRead
+		if f.effect == fxWrite {
+			md = modeWrite
+		}
+		w.namedRelation(name, fc.Args, f.arg, md, f.effect == fxMeta)
+	}
+}
+
+// namedRelation records the relation a function's argument names (see
+// funcList), or trips a guard rail when the classifier cannot read it.
+func (w *walker) namedRelation(fn string, args []*pg_query.Node, at int, md mode, meta bool) {
+	for _, a := range args {
+		if meta {
+			break
+		}
+		if a.GetNamedArgExpr() != nil {
+			w.trip(fn + "() with named arguments is not allowed: pass the relation as a positional constant")
+			return
+		}
+	}
+	if at >= len(args) {
+		return // not this overload: PostgreSQL refuses the call
+	}
+	s, ok := constString(args[at])
+	if !ok && meta {
+		return
+	}
+	if !ok {
+		w.trip(fn + "() names its relation with a value the classifier cannot see: pass a constant")
+		return
+	}
+	w.relationString(fn+"()", s, md)
+}
+
+// relationString records the relation a string names, as regclass input
+// and textToQualifiedNameList read it.
+func (w *walker) relationString(what, s string, md mode) {
+	w.byValue = true
+	parts, ok := parseRelationName(s)
+	if !ok || strings.IndexByte(s, '\\') >= 0 { // a backslash reads differently with standard_conforming_strings off
+		ok = false
+	}
+	if !ok {
+		w.trip(what + " names a relation the classifier cannot read (" + quoteForReason(s) + ")")
+		return
+	}
+	rv := &pg_query.RangeVar{Relname: parts[len(parts)-1]}
+	if len(parts) > 1 {
+		rv.Schemaname = parts[len(parts)-2]
+	}
+	if len(parts) > 2 {
+		rv.Catalogname = parts[len(parts)-3]
+	}
+	w.rel(rv, md)
+}
+
+// constString returns the value of a string constant, also under casts
+// ('t'::regclass, CAST('t' AS text)).
+func constString(n *pg_query.Node) (string, bool) {
+	for n.GetTypeCast() != nil {
+		n = n.GetTypeCast().GetArg()
+	}
+	c := n.GetAConst()
+	if c == nil || c.GetSval() == nil {
+		return "", false
+	}
+	return c.GetSval().GetSval(), true
+}
+
+// isRegclass reports whether a type name is regclass (or pg_catalog.regclass).
+func isRegclass(t *pg_query.TypeName) bool {
+	names := t.GetNames()
+	if len(names) == 0 || len(t.GetArrayBounds()) > 0 {
+		return false
+	}
+	last := names[len(names)-1].GetString_().GetSval()
+	return last == "regclass" && (len(names) == 1 || names[0].GetString_().GetSval() == "pg_catalog")
+}
+
+func quoteForReason(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// parseRelationName splits a relation name given as a string the way
+// PostgreSQL's regclass input and textToQualifiedNameList do: one to three
+// dot-separated identifiers, each either double-quoted ("" is a quote,
+// kept as written) or bare (ASCII letters folded to lower case), with
+// whitespace around them. A string of digits (regclass reads it as an
+// OID) and anything else is refused.
+func parseRelationName(s string) ([]string, bool) {
+	var parts []string
+	i, firstQuoted := 0, false
+	skip := func() {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+	}
+	for {
+		skip()
+		if i >= len(s) {
+			return nil, false
+		}
+		var b strings.Builder
+		if s[i] == '"' {
+			firstQuoted = firstQuoted || len(parts) == 0
+			i++
+			for {
+				if i >= len(s) {
+					return nil, false
+				}
+				if s[i] == '"' {
+					if i+1 < len(s) && s[i+1] == '"' {
+						b.WriteByte('"')
+						i += 2
+						continue
+					}
+					i++
+					break
+				}
+				b.WriteByte(s[i])
+				i++
+			}
+			if b.Len() == 0 {
+				return nil, false
+			}
+		} else {
+			start := i
+			for i < len(s) && s[i] != '.' && !isSpace(s[i]) && s[i] != '"' {
+				c := s[i]
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				b.WriteByte(c)
+				i++
+			}
+			if i == start {
+				return nil, false
+			}
+		}
+		parts = append(parts, b.String())
+		skip()
+		if i >= len(s) {
+			break
+		}
+		if s[i] != '.' {
+			return nil, false
+		}
+		i++
+	}
+	if len(parts) > 3 || len(parts) == 1 && !firstQuoted && strings.Trim(parts[0], "0123456789") == "" {
+		return nil, false // an OID
+	}
+	for _, p := range parts {
+		if strings.IndexByte(p, 0) >= 0 {
+			return nil, false
+		}
+	}
+	return parts, true
 }
 
 // funcName records a function name and returns its bare name.
@@ -554,6 +660,21 @@ func (w *walker) set(n *pg_query.VariableSetStmt) {
 	w.roleRails(name, verb)
 }
 
+// persistentSet records the parameter ALTER ROLE/DATABASE … SET or RESET
+// names ("all" for RESET ALL), so the caller can refuse pinned ones.
+func (w *walker) persistentSet(n *pg_query.VariableSetStmt) {
+	if n == nil {
+		return
+	}
+	if n.Kind == pg_query.VariableSetKind_VAR_RESET_ALL {
+		w.params = append(w.params, "all")
+		return
+	}
+	if n.Name != "" {
+		w.params = append(w.params, strings.ToLower(n.Name))
+	}
+}
+
 // roleRails trips the guard rails on changing the role.
 func (w *walker) roleRails(name, verb string) {
 	switch name {
@@ -564,34 +685,35 @@ func (w *walker) roleRails(name, verb string) {
 	}
 }
 
-// resolve qualifies an unqualified relation or function name (see the file
-// comment).
+// resolve lists every schema-qualified name an unqualified relation or
+// function name could resolve to under the pinned search path, in the
+// order PostgreSQL searches (see the file comment): pg_catalog first
+// unless the path lists it; a built-in name (in builtins) stops the search
+// at pg_catalog; every other schema of the path is a candidate, as the
+// classifier cannot see which of them holds the name. "$user" and pg_temp
+// are skipped; with no schema left, the name is in public.
 func (c *Classifier) resolve(name string, builtins map[string]bool) []string {
-	user, catalogFirst := "public", true
-	userAt, catalogAt := -1, -1
-	for i, s := range c.SearchPath {
+	q := ident(name)
+	builtin := builtins[name]
+	if builtin && !slices.Contains(c.SearchPath, "pg_catalog") {
+		return []string{"pg_catalog." + q}
+	}
+	var out []string
+	for _, s := range c.SearchPath {
 		switch {
 		case s == "pg_catalog":
-			if catalogAt < 0 {
-				catalogAt = i
+			if builtin {
+				return append(out, "pg_catalog."+q)
 			}
 		case s == "$user" || s == "pg_temp" || strings.HasPrefix(s, "pg_temp_") || s == "":
-		case userAt < 0:
-			user, userAt = s, i
+		default:
+			out = append(out, ident(s)+"."+q)
 		}
 	}
-	if catalogAt >= 0 && userAt >= 0 && catalogAt > userAt {
-		catalogFirst = false
+	if len(out) == 0 {
+		out = []string{"public." + q}
 	}
-	q := ident(user) + "." + ident(name)
-	switch {
-	case !builtins[name]:
-		return []string{q}
-	case catalogFirst:
-		return []string{"pg_catalog." + ident(name)}
-	default:
-		return []string{q, "pg_catalog." + ident(name)}
-	}
+	return out
 }
 
 // ident renders an identifier as PostgreSQL prints it: quoted unless it is

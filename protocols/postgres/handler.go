@@ -231,8 +231,17 @@ func (s *session) fatal(code, msg string) error {
 // guard records a denial that no rule decides (a guard rail) and returns
 // it with its request id.
 func (s *session) guard(reason, action string) (policy.Decision, string) {
+	return s.guardText(reason, action, "")
+}
+
+// guardText is guard for a statement Airlock could not classify: the
+// record carries AuditText(text).
+func (s *session) guardText(reason, action, text string) (policy.Decision, string) {
 	req := policy.Request{Protocol: policy.ProtocolPostgres, Conn: s.conn, Guard: reason,
 		SQL: policy.SQL{Kind: action, Database: s.h.cfg.Database}}
+	if text != "" {
+		req.SQL.Text = AuditText(text, AuditTextMax)
+	}
 	d := s.h.cfg.Check(&req)
 	return d, req.ID
 }

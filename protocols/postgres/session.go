@@ -281,7 +281,7 @@ func (s *session) checkText(text string, readErr error) (bool, string, string) {
 		stmts, cached, err = s.h.classify(text)
 	}
 	if err != nil {
-		d, id := s.guard("statement cannot be checked: "+err.Error(), "unparsed")
+		d, id := s.guardText("statement cannot be checked: "+err.Error(), "unparsed", text)
 		return false, d.Reason, id
 	}
 	for i := range stmts {

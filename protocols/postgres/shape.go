@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -19,18 +18,19 @@ import (
 //
 // Dollar-quoted strings stay too: they are function and DO bodies as often
 // as data. A shape is cached only when the classification cannot depend on
-// a literal's value (see shapeable) and the normalised text the parser made
-// is the text with exactly those literals replaced, so every statement of
-// the shape has the same classification and the same sql.text.
+// a literal's value (see shapeable) and the statement is the whole text, so
+// every statement of the shape has the same classification and the same
+// sql.text. A '…' string that would lex differently with
+// standard_conforming_strings off gives no shape: Classify refuses it.
 
-// shape returns text's shape and the normalised text its literals give
-// ($n after any parameter already in the text); ok is false when the text
-// has nothing to take out or does not lex.
+// shape returns text's shape and its normalised text (see normalize: the
+// same for every text of the shape, as the literals it takes out are
+// replaced there and everything else in the key is kept); ok is false when
+// the text has nothing to take out or does not lex.
 func shape(text string) (key, norm string, ok bool) {
 	lx := lexer{s: text}
 	type span struct{ start, end, keep int } // keep: a string's prefix length; -1 for a number
 	var lits []span
-	maxParam := 0
 	for {
 		t := lx.next()
 		switch t.kind {
@@ -38,15 +38,14 @@ func shape(text string) (key, norm string, ok bool) {
 			goto done
 		case tokBad:
 			return "", "", false
-		case tokParam:
-			if n, err := strconv.Atoi(text[t.start+1 : t.end]); err == nil && n > maxParam {
-				maxParam = n
-			}
 		case tokNumber:
 			if cleanNumber(text[t.start:t.end]) {
 				lits = append(lits, span{t.start, t.end, -1})
 			}
 		case tokString:
+			if ambiguous(text, t) {
+				return "", "", false // Classify refuses it: no shape may stand for it
+			}
 			if q := strings.IndexByte(text[t.start:t.end], '\''); q >= 0 {
 				lits = append(lits, span{t.start, t.end, q})
 			}
@@ -56,11 +55,10 @@ done:
 	if len(lits) == 0 {
 		return "", "", false
 	}
-	var k, n strings.Builder
+	var k strings.Builder
 	k.Grow(len(text))
-	n.Grow(len(text))
 	at := 0
-	for i, l := range lits {
+	for _, l := range lits {
 		// NUL-delimited, as no statement text holds a NUL (Classify
 		// refuses it): a number is \0#\0, a string \0<prefix>'\0.
 		k.WriteString(text[at:l.start])
@@ -71,14 +69,10 @@ done:
 			k.WriteString(text[l.start : l.start+l.keep+1])
 		}
 		k.WriteByte(0)
-		n.WriteString(text[at:l.start])
-		n.WriteByte('$')
-		n.WriteString(strconv.Itoa(maxParam + i + 1))
 		at = l.end
 	}
 	k.WriteString(text[at:])
-	n.WriteString(text[at:])
-	return k.String(), n.String(), true
+	return k.String(), normalize(text), true
 }
 
 // cleanNumber reports whether s is digits, an optional fraction and an
@@ -114,9 +108,10 @@ func cleanNumber(s string) bool {
 
 // shapeable reports whether a classification holds for every statement of
 // its shape: one plain DML statement (a literal can switch EXPLAIN ANALYZE
-// on, or name the parameter set_config sets), no guard rail, nothing
-// remembered or forgotten by name, and the parser's normalised text is the
-// shape's.
+// on, or name the parameter set_config sets), no guard rail, no table or
+// function named by a constant (nextval('s'), 'x'::regclass), nothing
+// remembered or forgotten by name, and the statement's normalised text is
+// the shape's (no other statement, and no comment after it).
 func shapeable(sts []Statement, norm string) bool {
 	if len(sts) != 1 {
 		return false
@@ -127,6 +122,6 @@ func shapeable(sts []Statement, norm string) bool {
 	default:
 		return false
 	}
-	return st.Guard == "" && len(st.SetParams) == 0 && st.Prepare == nil && st.Execute == "" &&
-		st.Deallocate == "" && st.SQL.Text == strings.TrimSpace(strings.TrimRight(strings.TrimSpace(norm), ";"))
+	return st.Guard == "" && !st.byValue && len(st.SetParams) == 0 && st.Prepare == nil && st.Execute == "" &&
+		st.Deallocate == "" && st.SQL.Text == strings.TrimRight(norm, "; ")
 }

@@ -36,6 +36,11 @@ func TestShapeKeys(t *testing.T) {
 			t.Errorf("%q and %q share the shape %q", p[0], p[1], a)
 		}
 	}
+	// Text Classify refuses has no shape, or a cached statement of the
+	// same shape would stand for it.
+	if _, _, ok := shape(`SELECT 'a\'' ; DELETE FROM orders; --' FROM t`); ok {
+		t.Error("a string that lexes two ways has a shape")
+	}
 	if _, _, ok := shape("SELECT 'unterminated"); ok {
 		t.Error("a text that does not lex has a shape")
 	}
@@ -102,6 +107,22 @@ func checkShape(t *testing.T, c *Classifier, text string) bool {
 		t.Fatalf("%q and %q share a shape but classify differently:\n%+v\n%+v", text, other, st, got)
 	}
 	return true
+}
+
+// TestShapeByValue: a statement whose relation is named by a constant is
+// not cached by shape (another constant names another relation).
+func TestShapeByValue(t *testing.T) {
+	c := NewClassifier([]string{"sales"}, "app")
+	for _, q := range []string{"SELECT nextval('a')", "SELECT 'a'::regclass", "SELECT * FROM t WHERE pg_relation_size('t') > 0"} {
+		st, err := c.Classify(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, norm, ok := shape(q)
+		if !ok || shapeable(st, norm) {
+			t.Errorf("%q: shape %v, shapeable %v; want a shape that is not shapeable", q, ok, shapeable(st, norm))
+		}
+	}
 }
 
 // TestShapeTable runs checkShape over the classifier's own table.
