@@ -67,6 +67,7 @@ func TestS3StreamedPresignedPutExec(t *testing.T) {
 	config := writeFile(t, filepath.Join(dir, "airlock.yaml"), fmt.Sprintf(`
 task: {id: streamed, ttl: 5m}
 listen: {admin: '127.0.0.1:0', s3: '127.0.0.1:0'}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 s3:
   upstream: {endpoint: '%s', region: us-east-1}
   credentials: {source: static, access_key_id: %s, secret_access_key_file: %s}
