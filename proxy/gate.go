@@ -112,6 +112,8 @@ func (g *Gate) Check(req *policy.Request) policy.Decision {
 		Action:    req.Action(),
 		Resources: req.Resources(),
 		Statement: req.SQL.Text,
+		Kinds:     req.SQL.Kinds,
+		Functions: req.SQL.Functions,
 		Decision:  audit.DecisionAllow,
 		Mode:      g.mode,
 		WouldDeny: d.WouldDeny,

@@ -44,7 +44,8 @@ func TestGateRecordsEveryDecision(t *testing.T) {
 	rec := &recorder{}
 	g := newGate(t, false, rec)
 	allow := g.Check(&policy.Request{Protocol: "postgres", Conn: policy.Conn{ID: "c1", Client: "127.0.0.1:5"},
-		SQL: policy.SQL{Kind: "select", Tables: []string{"s.a"}, Text: "SELECT * FROM s.a WHERE id = $1"}})
+		SQL: policy.SQL{Kind: "select", Kinds: []string{"select", "delete"}, Functions: []string{"pg_catalog.now"},
+			Tables: []string{"s.a"}, Text: "SELECT * FROM s.a WHERE id = $1"}})
 	deny := g.Check(&policy.Request{Protocol: "postgres", SQL: policy.SQL{Kind: "select", Tables: []string{"s.pii"}}})
 	none := g.Check(&policy.Request{Protocol: "s3", S3: policy.S3{Action: "GetObject", Bucket: "b", Key: "k"}})
 	if !allow.Allow || deny.Allow || none.Allow {
@@ -57,6 +58,9 @@ func TestGateRecordsEveryDecision(t *testing.T) {
 	if r0.Decision != "allow" || r0.Conn != "c1" || r0.Statement != "SELECT * FROM s.a WHERE id = $1" || r0.Action != "select" ||
 		strings.Join(r0.Resources, ",") != "s.a" || strings.Join(r0.Rules, ",") != "sel" || r0.RequestID == "" || r0.Mode != "enforce" {
 		t.Errorf("allow record: %+v", r0)
+	}
+	if strings.Join(r0.Kinds, ",") != "select,delete" || strings.Join(r0.Functions, ",") != "pg_catalog.now" {
+		t.Errorf("allow record's kinds %q and functions %q", r0.Kinds, r0.Functions)
 	}
 	if r1.Decision != "deny" || r1.Reason != "denied by rule no-pii" || strings.Join(r1.Rules, ",") != "sel,no-pii" {
 		t.Errorf("deny record: %+v", r1)

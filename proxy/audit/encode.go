@@ -110,6 +110,12 @@ func (e *encoder) encode(r *Record, t time.Time, seq uint64, task string) ([]byt
 			ev.Bool("statement_truncated", true)
 		}
 	}
+	if len(r.Kinds) > 0 {
+		ev.Strs("kinds", r.Kinds)
+	}
+	if len(r.Functions) > 0 {
+		ev.Strs("functions", r.Functions)
+	}
 	decision := r.Event == EventDecision
 	if decision || r.Decision != "" {
 		ev.Str("decision", r.Decision)

@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 var schemaOrder = []string{
 	"time", "seq", "event", "task", "request_id", "conn", "client", "user",
 	"protocol", "action", "resources", "statement", "statement_sha256",
-	"statement_truncated", "decision", "mode", "would_deny", "rules", "reason",
+	"statement_truncated", "kinds", "functions", "decision", "mode", "would_deny", "rules", "reason",
 	"latency_us", "credential", "phase", "last_seq", "policy_sha256", "detail", "prev", "mac",
 }
 

@@ -72,6 +72,7 @@ func sampleRecords() []*audit.Record {
 			Event: audit.EventDecision, RequestID: "req-0003", Conn: "c1", Client: "127.0.0.1:50432",
 			User: "etl", Protocol: "postgres", Action: "delete",
 			Resources: []string{"sales.orders"}, Statement: "DELETE FROM sales.orders WHERE id = $1",
+			Kinds: []string{"delete"}, Functions: []string{"pg_catalog.now"},
 			Decision: audit.DecisionAllow, Mode: audit.ModeObserve, WouldDeny: true,
 			Rules: []string{}, Reason: "no rule allows",
 			Latency: 3*time.Microsecond + 7*time.Nanosecond,

@@ -96,6 +96,12 @@ type Record struct {
 	// Statement is the normalised statement (literals replaced). It is
 	// written cut to MaxStatement bytes, with its full SHA-256.
 	Statement string
+	// Kinds are every SQL statement kind in the statement's tree (a DELETE
+	// inside a CTE too), and Functions the functions it calls, schema
+	// qualified: what the statement does is on record even when its
+	// text is cut.
+	Kinds     []string
+	Functions []string
 	// Decision is allow or deny; required for decision records.
 	Decision string
 	// Mode is enforce or observe.
