@@ -19,10 +19,11 @@ import (
 //     statements, where CREATE and DROP differ), statements that write
 //     apart from those that do not. A rule bounds the kinds in the
 //     statement tree (when it writes), the tables written and read and
-//     the functions called outside pg_catalog, each to the set seen in
+//     the functions called (built-ins included), each to the set seen in
 //     its group (an empty set allows none). Transactions (BEGIN,
 //     COMMIT…) and SET/SHOW of parameters that are not pinned, which
-//     touch no table, get one rule each on the kind alone.
+//     touch no table, get one rule each, bounded by the commands and the
+//     normalised statements seen.
 //   - S3, by action, bucket and copy source bucket. Keys, listing
 //     prefixes and copy source keys are generalised to the longest common
 //     directory prefix (cut after a '/') of the values under each
@@ -185,11 +186,22 @@ func suggestName(protocol, action string, n int) string {
 
 // sqlRule bounds a group of statements by kind, the kinds in their trees
 // (when they write), the tables they write and read, and the functions
-// they call outside pg_catalog.
+// they call, built-ins included: a rule allows no function its group did
+// not call. Transactions are bounded by command (BEGIN, COMMIT…) and SET
+// or SHOW by the normalised text, which names the parameter.
 func sqlRule(k suggestKey, reqs []Request, members []int) []string {
 	parts := []string{"sql.kind == " + celString(k.action)}
-	if k.action == "transaction" || k.action == "set" {
-		return parts
+	switch k.action {
+	case "transaction", "set":
+		field, get := "sql.command", func(s *SQL) string { return s.Command }
+		if k.action == "set" {
+			field, get = "sql.text", func(s *SQL) string { return s.Text }
+		}
+		var vs []string
+		for _, i := range members {
+			vs = append(vs, get(&reqs[i].SQL))
+		}
+		return append(parts, inList(field, vs))
 	}
 	if k.command != "" {
 		parts = append(parts, "sql.command == "+celString(k.command))
@@ -200,11 +212,7 @@ func sqlRule(k suggestKey, reqs []Request, members []int) []string {
 		kinds = append(kinds, s.Kinds...)
 		reads = append(reads, s.Reads...)
 		writes = append(writes, s.Writes...)
-		for _, f := range s.Functions {
-			if !strings.HasPrefix(f, "pg_catalog.") {
-				funcs = append(funcs, f)
-			}
-		}
+		funcs = append(funcs, s.Functions...)
 	}
 	if k.writes {
 		parts = append(parts,
@@ -219,11 +227,20 @@ func sqlRule(k suggestKey, reqs []Request, members []int) []string {
 		parts = append(parts, "sql.reads.all(t, t in "+celList(reads)+")")
 	}
 	if len(funcs) == 0 {
-		parts = append(parts, `sql.functions.all(f, f.startsWith("pg_catalog."))`)
+		parts = append(parts, "sql.functions.size() == 0")
 	} else {
-		parts = append(parts, "sql.functions.all(f, f in "+celList(funcs)+` || f.startsWith("pg_catalog."))`)
+		parts = append(parts, "sql.functions.all(f, f in "+celList(funcs)+")")
 	}
 	return parts
+}
+
+// inList is field == v for one distinct value, field in [...] for more.
+func inList(field string, vs []string) string {
+	vs = slices.Compact(slices.Sorted(slices.Values(vs)))
+	if len(vs) == 1 {
+		return field + " == " + celString(vs[0])
+	}
+	return field + " in " + celList(vs)
 }
 
 // s3Rule bounds a group of S3 requests by action, bucket, copy source

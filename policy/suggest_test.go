@@ -36,7 +36,7 @@ func httpReq(method, host string, port int, path string) policy.Request {
 
 func l(s ...string) []string { return s }
 
-const onlyCatalog = ` && sql.functions.all(f, f.startsWith("pg_catalog."))`
+const noFuncs = ` && sql.functions.size() == 0`
 
 // TestSuggestGrouping: which requests share a rule, and how each rule
 // bounds them.
@@ -49,33 +49,33 @@ func TestSuggestGrouping(t *testing.T) {
 		{"selects share a rule over the union of their tables", []policy.Request{
 			sqlReq("select", nil, l("sales.orders"), nil, nil),
 			sqlReq("select", nil, l("sales.orders", "sales.regions"), nil, l("pg_catalog.lower")),
-		}, l(`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.all(t, t in ["sales.orders", "sales.regions"])` + onlyCatalog)},
+		}, l(`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.all(t, t in ["sales.orders", "sales.regions"]) && sql.functions.all(f, f in ["pg_catalog.lower"])`)},
 		{"a write bounds kinds, writes and reads", []policy.Request{
 			sqlReq("insert", l("insert", "select"), l("sales.orders"), l("staging.daily"), nil),
 			sqlReq("insert", nil, nil, l("staging.log"), nil),
-		}, l(`suggested-postgres-insert-1: sql.kind == "insert" && sql.kinds.all(k, k in ["insert", "select"]) && sql.writes.all(t, t in ["staging.daily", "staging.log"]) && sql.reads.all(t, t in ["sales.orders"])` + onlyCatalog)},
+		}, l(`suggested-postgres-insert-1: sql.kind == "insert" && sql.kinds.all(k, k in ["insert", "select"]) && sql.writes.all(t, t in ["staging.daily", "staging.log"]) && sql.reads.all(t, t in ["sales.orders"])` + noFuncs)},
 		{"a DELETE hidden in a SELECT gets its own rule", []policy.Request{
 			sqlReq("select", l("delete", "select"), l("sales.orders"), l("sales.orders"), nil),
 			sqlReq("select", nil, l("sales.items"), nil, nil),
 		}, l(
-			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.all(t, t in ["sales.items"])`+onlyCatalog,
-			`suggested-postgres-select-2: sql.kind == "select" && sql.kinds.all(k, k in ["delete", "select"]) && sql.writes.all(t, t in ["sales.orders"]) && sql.reads.all(t, t in ["sales.orders"])`+onlyCatalog)},
+			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.all(t, t in ["sales.items"])`+noFuncs,
+			`suggested-postgres-select-2: sql.kind == "select" && sql.kinds.all(k, k in ["delete", "select"]) && sql.writes.all(t, t in ["sales.orders"]) && sql.reads.all(t, t in ["sales.orders"])`+noFuncs)},
 		{"transactions and SET: one rule each on the kind", []policy.Request{
 			sqlReq("transaction", nil, nil, nil, nil), sqlReq("set", nil, nil, nil, nil), sqlReq("transaction", nil, nil, nil, nil),
-		}, l(`suggested-postgres-set-1: sql.kind == "set"`, `suggested-postgres-transaction-1: sql.kind == "transaction"`)},
-		{"functions outside pg_catalog are listed", []policy.Request{
+		}, l(`suggested-postgres-set-1: sql.kind == "set" && sql.text == "set …"`, `suggested-postgres-transaction-1: sql.kind == "transaction" && sql.command == "TRANSACTION"`)},
+		{"functions are listed, built-ins included", []policy.Request{
 			sqlReq("select", nil, nil, nil, l("pg_catalog.now", "etl.f")),
 			sqlReq("call", nil, nil, nil, l("etl.p")),
 		}, l(
-			`suggested-postgres-call-1: sql.kind == "call" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.p"] || f.startsWith("pg_catalog."))`,
-			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.f"] || f.startsWith("pg_catalog."))`)},
+			`suggested-postgres-call-1: sql.kind == "call" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.p"])`,
+			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.f", "pg_catalog.now"])`)},
 		{"DDL is grouped by command", func() []policy.Request {
 			c, d := sqlReq("ddl", nil, nil, l("staging.x"), nil), sqlReq("ddl", nil, nil, l("staging.x"), nil)
 			c.SQL.Command, d.SQL.Command = "CREATE TABLE", "DROP TABLE"
 			return []policy.Request{d, c}
 		}(), l(
-			`suggested-postgres-ddl-1: sql.kind == "ddl" && sql.command == "CREATE TABLE" && sql.kinds.all(k, k in ["ddl"]) && sql.writes.all(t, t in ["staging.x"]) && sql.reads.size() == 0`+onlyCatalog,
-			`suggested-postgres-ddl-2: sql.kind == "ddl" && sql.command == "DROP TABLE" && sql.kinds.all(k, k in ["ddl"]) && sql.writes.all(t, t in ["staging.x"]) && sql.reads.size() == 0`+onlyCatalog)},
+			`suggested-postgres-ddl-1: sql.kind == "ddl" && sql.command == "CREATE TABLE" && sql.kinds.all(k, k in ["ddl"]) && sql.writes.all(t, t in ["staging.x"]) && sql.reads.size() == 0`+noFuncs,
+			`suggested-postgres-ddl-2: sql.kind == "ddl" && sql.command == "DROP TABLE" && sql.kinds.all(k, k in ["ddl"]) && sql.writes.all(t, t in ["staging.x"]) && sql.reads.size() == 0`+noFuncs)},
 		{"keys under the task's directory", []policy.Request{
 			s3Req("t1", "PutObject", "lake", "curated/t1/part-0.csv"),
 			s3Req("t1", "PutObject", "lake", "curated/t1/sub/part-1.csv"),
@@ -124,7 +124,7 @@ func TestSuggestGrouping(t *testing.T) {
 			httpReq("CONNECT", "pypi.org", 443, ""), httpReq("GET", "api.internal", 80, "/v1/a"),
 			httpReq("CONNECT", "pypi.org", 443, ""), sqlReq("transaction", nil, nil, nil, nil),
 		}, l(
-			`suggested-postgres-transaction-1: sql.kind == "transaction"`,
+			`suggested-postgres-transaction-1: sql.kind == "transaction" && sql.command == "TRANSACTION"`,
 			`suggested-http-CONNECT-1: http.host == "pypi.org" && http.port == 443 && http.method == "CONNECT"`,
 			`suggested-http-GET-1: http.host == "api.internal" && http.port == 80 && http.method == "GET"`)},
 	} {
@@ -308,11 +308,13 @@ func mutations(req policy.Request) []policy.Request {
 	case policy.ProtocolPostgres:
 		if req.SQL.Kind == "transaction" || req.SQL.Kind == "set" {
 			mutate(func(r *policy.Request) { r.SQL.Kind = "select"; r.SQL.Reads = []string{"hr.salaries"} })
+			mutate(func(r *policy.Request) { r.SQL.Command = "PREPARE TRANSACTION"; r.SQL.Text = "SET search_path = $1" })
 			break
 		}
 		mutate(func(r *policy.Request) { r.SQL.Reads = append(r.SQL.Reads, "hr.salaries") })
 		mutate(func(r *policy.Request) { r.SQL.Writes = append(r.SQL.Writes, "hr.salaries") })
 		mutate(func(r *policy.Request) { r.SQL.Functions = append(r.SQL.Functions, "evil.f") })
+		mutate(func(r *policy.Request) { r.SQL.Functions = append(r.SQL.Functions, "pg_catalog.nextval") })
 		if len(req.SQL.Reads) > 0 {
 			mutate(func(r *policy.Request) { r.SQL.Reads[0] = "hr.salaries" })
 		}
