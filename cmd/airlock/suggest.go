@@ -20,7 +20,7 @@ import (
 	"github.com/airlockproxy/airlock/proxy"
 )
 
-const suggestUsage = `Usage: airlock policy suggest [-c airlock.yaml] [--cases FILE] [--include-denied] audit.jsonl...
+const suggestUsage = `Usage: airlock policy suggest [-c airlock.yaml] [--cases FILE] [--include-denied] [--strict] audit.jsonl...
 
 Learn mode: prints allow rules (a policy.rules fragment for airlock.yaml) that
 allow what a task did, from the decision records of its audit logs (one or
@@ -34,6 +34,13 @@ of -c for a record without one). Guard rails, statements cut at 4 KiB and
 EXECUTEs are skipped, and so are denials of enforce mode unless
 --include-denied.
 
+The suggestion checks itself: every record must be allowed again, and a
+built-in corpus of hostile statements and S3 requests (hidden writes,
+sleeps, signals, catalog and statistics reads, search_path games, COPY to a
+program, other buckets, wider prefixes, bucket configuration), made from
+the tables and buckets the task used, is decided against it; those it
+allows are printed on stderr, and --strict makes them an error.
+
 Flags:
 `
 
@@ -45,6 +52,7 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 	cf := newConfigFlags(fs, false)
 	casesPath := fs.String("cases", "", "also write a policy test case file: one case per rule, from its example record")
 	includeDenied := fs.Bool("include-denied", false, "also allow what enforce mode denied when recorded")
+	strict := fs.Bool("strict", false, "exit 1 when the suggestion allows a request of the hostile corpus")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), suggestUsage)
 		fs.PrintDefaults()
@@ -77,10 +85,19 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	renameTaken(rules, cfg.Policy.Rules)
 	text := suggestionYAML(rules, len(in.reqs))
-	covered, err := checkSuggestion(text, rules, in)
+	engine, covered, err := checkSuggestion(text, rules, in)
 	fmt.Fprintf(stderr, "%d rules suggested; self-check: covers %d of %d records\n", len(rules), covered, len(in.reqs))
 	if err != nil {
 		return 1, fmt.Errorf("self-check failed (a bug in policy suggest): %w", err)
+	}
+	hostile, err := tryHostile(engine, replayClassifier(cfg), in.reqs)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stderr, "hostile corpus: %d requests tried (%d stopped by guard rails, %d left out as the task made them), %d allowed by the suggestion\n",
+		hostile.tried, hostile.guarded, hostile.same, len(hostile.allowed))
+	for _, a := range hostile.allowed {
+		fmt.Fprintln(stderr, "  "+a)
 	}
 	if *casesPath != "" {
 		data, err := suggestionCases(rules, in.reqs)
@@ -93,6 +110,9 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(stderr, "%d cases written to %s\n", len(rules), *casesPath)
 	}
 	fmt.Fprint(stdout, text)
+	if *strict && len(hostile.allowed) > 0 {
+		return 1, fmt.Errorf("--strict: the suggestion allows %d requests of the hostile corpus", len(hostile.allowed))
+	}
 	return 0, nil
 }
 
@@ -219,21 +239,21 @@ func suggestionYAML(rules []policy.SuggestedRule, records int) string {
 // checkSuggestion reads the printed rules back, compiles them, and
 // decides every request again: each must be allowed, by (among others)
 // the rule made from its group. It returns how many are.
-func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput) (int, error) {
+func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput) (*policy.Engine, int, error) {
 	var doc struct {
 		Policy struct{ Rules []policy.Rule } `yaml:"policy"`
 	}
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		return 0, fmt.Errorf("the printed rules do not parse: %w", err)
+		return nil, 0, fmt.Errorf("the printed rules do not parse: %w", err)
 	}
 	for i, r := range doc.Policy.Rules {
 		if i >= len(rules) || r != rules[i].Rule {
-			return 0, fmt.Errorf("rule %d reads back as %q: %s", i, r.Name, r.Allow)
+			return nil, 0, fmt.Errorf("rule %d reads back as %q: %s", i, r.Name, r.Allow)
 		}
 	}
 	engine, err := policy.Compile(doc.Policy.Rules, policy.Options{})
 	if err != nil {
-		return 0, fmt.Errorf("the suggested rules do not compile:\n%w", err)
+		return nil, 0, fmt.Errorf("the suggested rules do not compile:\n%w", err)
 	}
 	covered := 0
 	var errs []error
@@ -248,7 +268,7 @@ func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput
 			covered++
 		}
 	}
-	return covered, errors.Join(errs...)
+	return engine, covered, errors.Join(errs...)
 }
 
 // suggestionCases is a policy test case file with one case per rule: its
