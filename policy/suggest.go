@@ -51,6 +51,11 @@ type SuggestedRule struct {
 	// joined with " && ". None starts or ends with a space or holds a
 	// line break, so each can be printed on a line of its own.
 	Conditions []string
+	// Generalised says, one line each, which dimensions the rule allows
+	// more of than the requests used, and why: an S3 key or prefix widened
+	// to a directory, a task's directory turned into task.id, a
+	// statement's literal values. Same rules as Conditions for printing.
+	Generalised []string
 }
 
 // suggestPrefix starts the name of every suggested rule:
@@ -98,23 +103,24 @@ func Suggest(reqs []Request) ([]SuggestedRule, error) {
 	seq := map[string]int{} // rules so far per protocol and action
 	for _, k := range keys {
 		members := groups[k]
-		var conds []string
+		var conds, notes []string
 		switch k.protocol {
 		case ProtocolPostgres:
-			conds = sqlRule(k, reqs, members)
+			conds, notes = sqlRule(k, reqs, members)
 		case ProtocolS3:
-			conds = s3Rule(k, reqs, members)
+			conds, notes = s3Rule(k, reqs, members)
 		case ProtocolHTTP:
 			conds = httpRule(k)
 		}
 		seq[k.protocol+" "+k.action]++
 		name := suggestName(k.protocol, k.action, seq[k.protocol+" "+k.action])
 		out = append(out, SuggestedRule{
-			Rule:       Rule{Name: name, Allow: strings.Join(conds, " && ")},
-			Protocol:   k.protocol,
-			Requests:   members,
-			Example:    example(&reqs[members[0]]),
-			Conditions: conds,
+			Rule:        Rule{Name: name, Allow: strings.Join(conds, " && ")},
+			Protocol:    k.protocol,
+			Requests:    members,
+			Example:     example(&reqs[members[0]]),
+			Conditions:  conds,
+			Generalised: notes,
 		})
 	}
 	return out, nil
@@ -189,8 +195,8 @@ func suggestName(protocol, action string, n int) string {
 // they call, built-ins included: a rule allows no function its group did
 // not call. Transactions are bounded by command (BEGIN, COMMIT…) and SET
 // or SHOW by the normalised text, which names the parameter.
-func sqlRule(k suggestKey, reqs []Request, members []int) []string {
-	parts := []string{"sql.kind == " + celString(k.action)}
+func sqlRule(k suggestKey, reqs []Request, members []int) (parts, notes []string) {
+	parts = []string{"sql.kind == " + celString(k.action)}
 	switch k.action {
 	case "transaction", "set":
 		field, get := "sql.command", func(s *SQL) string { return s.Command }
@@ -201,7 +207,10 @@ func sqlRule(k suggestKey, reqs []Request, members []int) []string {
 		for _, i := range members {
 			vs = append(vs, get(&reqs[i].SQL))
 		}
-		return append(parts, inList(field, vs))
+		if k.action == "set" {
+			notes = []string{"literal values: any value for the parameters named (statements are normalised)"}
+		}
+		return append(parts, inList(field, vs)), notes
 	}
 	if k.command != "" {
 		parts = append(parts, "sql.command == "+celString(k.command))
@@ -231,7 +240,20 @@ func sqlRule(k suggestKey, reqs []Request, members []int) []string {
 	} else {
 		parts = append(parts, "sql.functions.all(f, f in "+celList(funcs)+")")
 	}
-	return parts
+	notes = []string{"statements: any of this kind over these tables and functions, with any literal values (" +
+		strconv.Itoa(distinctTexts(reqs, members)) + " distinct normalised statements seen)"}
+	if len(members) > 1 {
+		notes = append(notes, "tables and functions: the union over the group; a statement may combine them")
+	}
+	return parts, notes
+}
+
+func distinctTexts(reqs []Request, members []int) int {
+	seen := map[string]bool{}
+	for _, i := range members {
+		seen[reqs[i].SQL.Text] = true
+	}
+	return len(seen)
 }
 
 // inList is field == v for one distinct value, field in [...] for more.
@@ -245,21 +267,39 @@ func inList(field string, vs []string) string {
 
 // s3Rule bounds a group of S3 requests by action, bucket, copy source
 // bucket, and the generalised keys, prefixes and copy source keys.
-func s3Rule(k suggestKey, reqs []Request, members []int) []string {
-	parts := []string{"s3.action == " + celString(k.action)}
+func s3Rule(k suggestKey, reqs []Request, members []int) (parts, notes []string) {
+	parts = []string{"s3.action == " + celString(k.action)}
 	if k.bucket != "" {
 		parts = append(parts, "s3.bucket == "+celString(k.bucket))
 	}
 	add := func(field string, get func(*S3) string) {
 		var values []string
-		used := false
+		used, task := false, false
 		for _, i := range members {
 			v := get(&reqs[i].S3)
 			used = used || v != ""
-			values = append(values, withTaskSegment(v, reqs[i].Task.ID))
+			g := withTaskSegment(v, reqs[i].Task.ID)
+			task = task || g != v
+			values = append(values, g)
 		}
-		if used {
-			parts = append(parts, valueRule(field, values))
+		if !used {
+			return
+		}
+		parts = append(parts, valueRule(field, values))
+		if task {
+			notes = append(notes, field+": a directory named after the task id became task.id, so the rule fits every run and no other run's directory")
+		}
+		dirs, _ := generalise(values)
+		for _, d := range dirs {
+			n := 0
+			for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
+				if strings.HasPrefix(v, d) {
+					n++
+				}
+			}
+			shown := strings.ReplaceAll(d, taskSegment, "<task.id>")
+			notes = append(notes, fmt.Sprintf("%s: widened to the prefix %s, the longest directory shared by the %d distinct value(s) seen under %s",
+				field, celString(shown), n, celString(strings.ReplaceAll(d[:strings.IndexByte(d, '/')+1], taskSegment, "<task.id>"))))
 		}
 	}
 	add("s3.key", func(s *S3) string { return s.Key })
@@ -268,7 +308,7 @@ func s3Rule(k suggestKey, reqs []Request, members []int) []string {
 		parts = append(parts, "s3.source_bucket == "+celString(k.source))
 	}
 	add("s3.source_key", func(s *S3) string { return s.SourceKey })
-	return parts
+	return parts, notes
 }
 
 func httpRule(k suggestKey) []string {

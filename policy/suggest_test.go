@@ -322,6 +322,8 @@ func mutations(req policy.Request) []policy.Request {
 		mutate(func(r *policy.Request) { r.S3.Bucket = "other-bucket" })
 		if req.S3.Key != "" {
 			mutate(func(r *policy.Request) { r.S3.Key = "elsewhere/" + r.S3.Key })
+			mutate(func(r *policy.Request) { r.S3.Key = "unused-top-level.csv" })
+			mutate(func(r *policy.Request) { r.S3.Key = "raw2/" + r.S3.Key })
 		}
 		if req.S3.Prefix != "" {
 			mutate(func(r *policy.Request) { r.S3.Prefix = "elsewhere/" + r.S3.Prefix })
@@ -332,6 +334,8 @@ func mutations(req policy.Request) []policy.Request {
 		}
 	case policy.ProtocolHTTP:
 		mutate(func(r *policy.Request) { r.HTTP.Host = "evil.example" })
+		mutate(func(r *policy.Request) { r.HTTP.Host = "evil." + r.HTTP.Host })
+		mutate(func(r *policy.Request) { r.HTTP.Host += ".evil.example" })
 		mutate(func(r *policy.Request) { r.HTTP.Port = 8443 })
 	}
 	return out
@@ -365,6 +369,48 @@ func TestSuggestSoundAndLeast(t *testing.T) {
 				t.Logf("%s: %s", r.Name, r.Allow)
 			}
 			t.FailNow()
+		}
+	}
+}
+
+// TestSuggestNoWholeBucket: a rule never reaches the whole bucket or a
+// top-level directory the task did not use, unless the task itself used
+// the whole bucket.
+func TestSuggestNoWholeBucket(t *testing.T) {
+	reqs := []policy.Request{
+		s3Req("t1", "GetObject", "lake", "raw/2026/a.csv"),
+		s3Req("t1", "GetObject", "lake", "raw/2027/b.csv"),
+		s3Req("t1", "GetObject", "lake", "ref.csv"),
+		listReq("t1", "lake", "raw/2026/"),
+		listReq("t1", "lake", "raw/2027/"),
+	}
+	rules, err := policy.Suggest(reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := checkCovers(t, reqs, rules)
+	for _, tc := range []struct {
+		req   policy.Request
+		allow bool
+	}{
+		{s3Req("t1", "GetObject", "lake", "raw/2028/c.csv"), true},
+		{s3Req("t1", "GetObject", "lake", "rawx/a.csv"), false},
+		{s3Req("t1", "GetObject", "lake", "curated/a.csv"), false},
+		{s3Req("t1", "GetObject", "lake", "ref2.csv"), false},
+		{s3Req("t1", "GetObject", "lake", ""), false},
+		{listReq("t1", "lake", ""), false},
+		{listReq("t1", "lake", "r"), false},
+		{listReq("t1", "lake", "raw/2028/"), true},
+		{listReq("t1", "lake", "curated/"), false},
+		{s3Req("t1", "GetObject", "archive", "raw/2026/a.csv"), false},
+	} {
+		if d := e.Decide(&tc.req); d.Allow != tc.allow {
+			t.Errorf("%s %v: allow %v, want %v (%s)", tc.req.S3.Action, tc.req.Resources(), d.Allow, tc.allow, d.Reason)
+		}
+	}
+	for _, r := range rules {
+		if strings.Contains(r.Allow, `startsWith("")`) {
+			t.Errorf("%s reaches the whole bucket: %s", r.Name, r.Allow)
 		}
 	}
 }
@@ -418,5 +464,40 @@ func TestSuggestStable(t *testing.T) {
 	g.r.Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
 	if got := text(reqs); got != want {
 		t.Errorf("shuffled input gave other rules:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestSuggestGeneralised: each rule says which dimensions it widened.
+func TestSuggestGeneralised(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		reqs []policy.Request
+		want []string
+	}{
+		{"keys under the task's directory", []policy.Request{
+			s3Req("t1", "PutObject", "lake", "curated/t1/a/part-0.csv"),
+			s3Req("t1", "PutObject", "lake", "curated/t1/b/part-1.csv"),
+			s3Req("t1", "PutObject", "lake", "manifest.json"),
+		}, l(
+			"s3.key: a directory named after the task id became task.id, so the rule fits every run and no other run's directory",
+			`s3.key: widened to the prefix "curated/<task.id>/", the longest directory shared by the 2 distinct value(s) seen under "curated/"`,
+		)},
+		{"a bucket operation", []policy.Request{{Protocol: policy.ProtocolS3, S3: policy.S3{Action: "HeadBucket", Bucket: "lake"}}}, nil},
+		{"egress", []policy.Request{httpReq("CONNECT", "pypi.org", 443, "")}, nil},
+		{"statements", []policy.Request{
+			sqlReq("select", nil, l("sales.orders"), nil, nil),
+			sqlReq("select", nil, l("sales.items"), nil, nil),
+		}, l(
+			"statements: any of this kind over these tables and functions, with any literal values (1 distinct normalised statements seen)",
+			"tables and functions: the union over the group; a statement may combine them",
+		)},
+	} {
+		rules, err := policy.Suggest(tc.reqs)
+		if err != nil || len(rules) != 1 {
+			t.Fatalf("%s: %d rules, %v", tc.name, len(rules), err)
+		}
+		if !slices.Equal(rules[0].Generalised, tc.want) {
+			t.Errorf("%s: got\n  %s\nwant\n  %s", tc.name, strings.Join(rules[0].Generalised, "\n  "), strings.Join(tc.want, "\n  "))
+		}
 	}
 }

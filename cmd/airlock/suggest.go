@@ -205,7 +205,8 @@ func (in *suggestInput) printSkipped(w io.Writer) {
 }
 
 // suggestionYAML prints the rules as a policy.rules fragment, each after a
-// comment saying how many records it covers and one of them.
+// comment saying how many records it covers, one of them, and what it
+// allows beyond the values seen.
 func suggestionYAML(rules []policy.SuggestedRule, records int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Suggested by airlock policy suggest from %d recorded decisions: review\n", records)
@@ -217,6 +218,12 @@ func suggestionYAML(rules []policy.SuggestedRule, records int) string {
 			unit = "record"
 		}
 		fmt.Fprintf(&b, "    # %d %s, e.g. %s\n", len(r.Requests), unit, r.Example)
+		if len(r.Generalised) == 0 {
+			b.WriteString("    # generalised: nothing (the exact values seen)\n")
+		}
+		for _, g := range r.Generalised {
+			b.WriteString("    # generalised: " + g + "\n")
+		}
 		fmt.Fprintf(&b, "    - name: %s\n", r.Name)
 		if len(r.Allow) <= 100 && !strings.Contains(r.Allow, ": ") && !strings.Contains(r.Allow, " #") {
 			fmt.Fprintf(&b, "      allow: %s\n", r.Allow)
