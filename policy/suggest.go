@@ -193,7 +193,8 @@ func suggestName(protocol, action string, n int) string {
 // sqlRule bounds a group of statements by kind, the kinds in their trees
 // (when they write), the tables they write and read, and the functions
 // they call, built-ins included: a rule allows no function its group did
-// not call. Transactions are bounded by command (BEGIN, COMMIT…) and SET
+// not call, except that more than maxListedPure side-effect-free
+// built-ins (Pure) become f.pure(). Transactions are bounded by command (BEGIN, COMMIT…) and SET
 // or SHOW by the normalised text, which names the parameter.
 func sqlRule(k suggestKey, reqs []Request, members []int) (parts, notes []string) {
 	parts = []string{"sql.kind == " + celString(k.action)}
@@ -235,13 +236,28 @@ func sqlRule(k suggestKey, reqs []Request, members []int) (parts, notes []string
 	} else {
 		parts = append(parts, "sql.reads.all(t, t in "+celList(reads)+")")
 	}
-	if len(funcs) == 0 {
+	funcs = slices.Compact(slices.Sorted(slices.Values(funcs)))
+	var impure []string
+	for _, f := range funcs {
+		if !Pure(f) {
+			impure = append(impure, f)
+		}
+	}
+	switch {
+	case len(funcs) == 0:
 		parts = append(parts, "sql.functions.size() == 0")
-	} else {
+	case len(funcs)-len(impure) > maxListedPure && len(impure) == 0:
+		parts = append(parts, "sql.functions.all(f, f.pure())")
+	case len(funcs)-len(impure) > maxListedPure:
+		parts = append(parts, "sql.functions.all(f, f in "+celList(impure)+" || f.pure())")
+	default:
 		parts = append(parts, "sql.functions.all(f, f in "+celList(funcs)+")")
 	}
-	notes = []string{"statements: any of this kind over these tables and functions, with any literal values (" +
-		strconv.Itoa(distinctTexts(reqs, members)) + " distinct normalised statements seen)"}
+	if len(funcs)-len(impure) > maxListedPure {
+		notes = append(notes, fmt.Sprintf("functions: the %d side-effect-free built-ins seen became f.pure(), the class generated from pg_proc", len(funcs)-len(impure)))
+	}
+	notes = append(notes, "statements: any of this kind over these tables and functions, with any literal values ("+
+		strconv.Itoa(distinctTexts(reqs, members))+" distinct normalised statements seen)")
 	if len(members) > 1 {
 		notes = append(notes, "tables and functions: the union over the group; a statement may combine them")
 	}
@@ -255,6 +271,10 @@ func distinctTexts(reqs []Request, members []int) int {
 	}
 	return len(seen)
 }
+
+// maxListedPure is how many pure built-ins a rule lists by name; a group
+// that called more gets f.pure() instead of the list.
+const maxListedPure = 8
 
 // inList is field == v for one distinct value, field in [...] for more.
 func inList(field string, vs []string) string {

@@ -69,6 +69,13 @@ func TestSuggestGrouping(t *testing.T) {
 		}, l(
 			`suggested-postgres-call-1: sql.kind == "call" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.p"])`,
 			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.f", "pg_catalog.now"])`)},
+		{"many side-effect-free built-ins become f.pure(); others stay listed", []policy.Request{
+			sqlReq("select", nil, nil, nil, l("pg_catalog.count", "pg_catalog.sum", "pg_catalog.avg", "pg_catalog.min", "pg_catalog.max")),
+			sqlReq("select", nil, nil, nil, l("pg_catalog.lower", "pg_catalog.upper", "pg_catalog.btrim", "pg_catalog.date_trunc", "pg_catalog.abs", "pg_catalog.nextval", "etl.f")),
+		}, l(`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.f", "pg_catalog.nextval"] || f.pure())`)},
+		{"a few built-ins stay listed", []policy.Request{
+			sqlReq("select", nil, nil, nil, l("pg_catalog.count", "pg_catalog.sum", "pg_catalog.avg", "pg_catalog.min", "pg_catalog.max", "pg_catalog.lower", "pg_catalog.upper", "pg_catalog.trim")),
+		}, l(`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["pg_catalog.avg", "pg_catalog.count", "pg_catalog.lower", "pg_catalog.max", "pg_catalog.min", "pg_catalog.sum", "pg_catalog.trim", "pg_catalog.upper"])`)},
 		{"DDL is grouped by command", func() []policy.Request {
 			c, d := sqlReq("ddl", nil, nil, l("staging.x"), nil), sqlReq("ddl", nil, nil, l("staging.x"), nil)
 			c.SQL.Command, d.SQL.Command = "CREATE TABLE", "DROP TABLE"
