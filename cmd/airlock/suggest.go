@@ -20,7 +20,7 @@ import (
 	"github.com/airlockproxy/airlock/proxy"
 )
 
-const suggestUsage = `Usage: airlock policy suggest [-c airlock.yaml] [--cases FILE] [--include-denied] [--strict] audit.jsonl...
+const suggestUsage = `Usage: airlock policy suggest [-c airlock.yaml] [--cases FILE] [--include-denied] [--strict] [--no-presets] audit.jsonl...
 
 Learn mode: prints allow rules (a policy.rules fragment for airlock.yaml) that
 allow what a task did, from the decision records of its audit logs (one or
@@ -33,6 +33,10 @@ database, and without task labels. Task ids come from the records (task.id
 of -c for a record without one). Guard rails, statements cut at 4 KiB and
 EXECUTEs are skipped, and so are denials of enforce mode unless
 --include-denied.
+
+Records a preset allows (client housekeeping, catalog metadata, bucket
+probes) are left to it: the suggestion includes those presets
+(policy.include) instead of rules of its own, unless --no-presets.
 
 The suggestion checks itself: every record must be allowed again, and a
 built-in corpus of hostile statements and S3 requests (hidden writes,
@@ -53,6 +57,7 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 	casesPath := fs.String("cases", "", "also write a policy test case file: one case per rule, from its example record")
 	includeDenied := fs.Bool("include-denied", false, "also allow what enforce mode denied when recorded")
 	strict := fs.Bool("strict", false, "exit 1 when the suggestion allows a request of the hostile corpus")
+	noPresets := fs.Bool("no-presets", false, "copy client housekeeping, catalog reads and bucket probes into rules instead of including the presets that allow them")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), suggestUsage)
 		fs.PrintDefaults()
@@ -79,14 +84,24 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(in.reqs) == 0 {
 		return 1, errors.New("no decision records to suggest rules from")
 	}
+	records := len(in.reqs)
+	var include []string
+	if !*noPresets {
+		if include, err = leaveToPresets(in); err != nil {
+			return 1, err
+		}
+		if len(include) > 0 {
+			fmt.Fprintf(stderr, "%d records left to presets (%s)\n", len(in.toPresets), presetSummary(include, in.presetCounts))
+		}
+	}
 	rules, err := policy.Suggest(in.reqs)
 	if err != nil {
 		return 1, fmt.Errorf("suggest: %w", err)
 	}
 	renameTaken(rules, cfg.Policy.Rules)
-	text := suggestionYAML(rules, len(in.reqs))
+	text := suggestionYAML(rules, records, include, in.presetCounts)
 	engine, covered, err := checkSuggestion(text, rules, in)
-	fmt.Fprintf(stderr, "%d rules suggested; self-check: covers %d of %d records\n", len(rules), covered, len(in.reqs))
+	fmt.Fprintf(stderr, "%d rules suggested; self-check: covers %d of %d records\n", len(rules), covered, records)
 	if err != nil {
 		return 1, fmt.Errorf("self-check failed (a bug in policy suggest): %w", err)
 	}
@@ -123,6 +138,12 @@ type suggestInput struct {
 	read    int            // decision records read
 	skipped map[string]int // records left out, by reason
 	denyBy  map[string]int // included records a deny rule matched, by rule
+
+	// toPresets are the requests a preset allows, taken out of reqs
+	// (leaveToPresets), with their origins and the count per preset.
+	toPresets     []policy.Request
+	presetOrigins []string
+	presetCounts  map[string]int
 }
 
 // readSuggestInput rebuilds the requests of every decision record in
@@ -207,11 +228,16 @@ func (in *suggestInput) printSkipped(w io.Writer) {
 // suggestionYAML prints the rules as a policy.rules fragment, each after a
 // comment saying how many records it covers, one of them, and what it
 // allows beyond the values seen.
-func suggestionYAML(rules []policy.SuggestedRule, records int) string {
+func suggestionYAML(rules []policy.SuggestedRule, records int, include []string, presetCounts map[string]int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Suggested by airlock policy suggest from %d recorded decisions: review\n", records)
 	b.WriteString("# them, then try them with airlock policy test and airlock policy replay.\n")
-	b.WriteString("policy:\n  rules:\n")
+	b.WriteString("policy:\n")
+	if len(include) > 0 {
+		fmt.Fprintf(&b, "  # records left to presets (what clients send by themselves): %s\n", presetSummary(include, presetCounts))
+		b.WriteString("  include: [" + strings.Join(include, ", ") + "]\n")
+	}
+	b.WriteString("  rules:\n")
 	for _, r := range rules {
 		unit := "records"
 		if len(r.Requests) == 1 {
@@ -248,7 +274,10 @@ func suggestionYAML(rules []policy.SuggestedRule, records int) string {
 // the rule made from its group. It returns how many are.
 func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput) (*policy.Engine, int, error) {
 	var doc struct {
-		Policy struct{ Rules []policy.Rule } `yaml:"policy"`
+		Policy struct {
+			Include []string      `yaml:"include"`
+			Rules   []policy.Rule `yaml:"rules"`
+		} `yaml:"policy"`
 	}
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
 		return nil, 0, fmt.Errorf("the printed rules do not parse: %w", err)
@@ -258,7 +287,11 @@ func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput
 			return nil, 0, fmt.Errorf("rule %d reads back as %q: %s", i, r.Name, r.Allow)
 		}
 	}
-	engine, err := policy.Compile(doc.Policy.Rules, policy.Options{})
+	presets, err := policy.PresetRules(doc.Policy.Include)
+	if err != nil {
+		return nil, 0, fmt.Errorf("the printed include: %w", err)
+	}
+	engine, err := policy.Compile(append(presets, doc.Policy.Rules...), policy.Options{})
 	if err != nil {
 		return nil, 0, fmt.Errorf("the suggested rules do not compile:\n%w", err)
 	}
@@ -275,7 +308,8 @@ func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput
 			covered++
 		}
 	}
-	return engine, covered, errors.Join(errs...)
+	n, perrs := checkPresetRecords(engine, in)
+	return engine, covered + n, errors.Join(append(errs, perrs...)...)
 }
 
 // suggestionCases is a policy test case file with one case per rule: its
