@@ -142,7 +142,7 @@ exec: {allow_same_uid: true}  # the tests run the task as themselves
 		t.Fatalf("policy suggest --strict: exit %d\n%s", sug.code, sug.stderr)
 	}
 	mustContain(t, "suggest stderr", sug.stderr, "0 allowed by the suggestion", "self-check: covers")
-	mustContain(t, "suggestion", sug.stdout, `sql.functions.all(f, f in ["pg_catalog.sum"])`, `s3.key.startsWith("curated/" + task.id + "/daily/")`)
+	mustContain(t, "suggestion", sug.stdout, "include: [housekeeping]", `sql.functions.all(f, f in ["pg_catalog.sum"])`, `s3.key.startsWith("curated/" + task.id + "/daily/")`)
 	if strings.Contains(sug.stdout, `startsWith("pg_catalog.")`) {
 		t.Error("the suggestion allows every built-in")
 	}
