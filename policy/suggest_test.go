@@ -489,6 +489,13 @@ func TestSuggestGeneralised(t *testing.T) {
 			"s3.key: a directory named after the task id became task.id, so the rule fits every run and no other run's directory",
 			`s3.key: widened to the prefix "curated/<task.id>/", the longest directory shared by the 2 distinct value(s) seen under "curated/"`,
 		)},
+		{"many built-ins", []policy.Request{
+			sqlReq("select", nil, nil, nil, l("pg_catalog.count", "pg_catalog.sum", "pg_catalog.avg", "pg_catalog.min", "pg_catalog.max",
+				"pg_catalog.lower", "pg_catalog.upper", "pg_catalog.btrim", "pg_catalog.abs")),
+		}, l(
+			"functions: the 9 side-effect-free built-ins seen became f.pure(), the class generated from pg_proc",
+			"statements: any of this kind over these tables and functions, with any literal values (1 distinct normalised statements seen)",
+		)},
 		{"a bucket operation", []policy.Request{{Protocol: policy.ProtocolS3, S3: policy.S3{Action: "HeadBucket", Bucket: "lake"}}}, nil},
 		{"egress", []policy.Request{httpReq("CONNECT", "pypi.org", 443, "")}, nil},
 		{"statements", []policy.Request{
