@@ -72,6 +72,41 @@ for r in json.load(sys.stdin):
 // hostile corpus through the enforcing proxy: every request is denied.
 func TestSuggestObserveEnforce(t *testing.T) {
 	needTool(t, "python3", "-c", "import boto3")
+	t.Run("psql boto3", func(t *testing.T) {
+		observeSuggestEnforce(t, suggestTask, "include: [housekeeping]", `sql.functions.all(f, f in ["pg_catalog.sum"])`)
+	})
+	t.Run("psycopg SQLAlchemy boto3", func(t *testing.T) {
+		needTool(t, debianPython, "-c", "import psycopg, psycopg2, sqlalchemy, boto3")
+		observeSuggestEnforce(t, clientsTask, "include: [housekeeping, catalog-metadata]")
+	})
+}
+
+// clientsTask is the task with Debian's psycopg 3 (server-side prepared
+// statements after five runs, a transaction block) and SQLAlchemy over
+// psycopg2 (dialect start-up queries, table reflection).
+const clientsTask = `
+set -e
+cat > "$OUT/db.py" <<'PY'
+import psycopg, sqlalchemy as sa
+with psycopg.connect() as conn:
+    for _ in range(7):
+        row = conn.execute("SELECT count(*), sum(amount) FROM orders WHERE day = %s", ("2026-11-22",)).fetchone()
+    with conn.transaction():
+        conn.execute("INSERT INTO staging.daily (day, total) SELECT day, sum(amount) FROM orders WHERE day = %s GROUP BY day", ("2026-11-22",))
+print(row)
+eng = sa.create_engine("postgresql+psycopg2://")
+with eng.connect() as c:
+    print(sa.inspect(c).has_table("orders", schema="sales"))
+    print(c.execute(sa.text("SELECT max(amount) FROM sales.orders")).scalar())
+PY
+/usr/bin/python3 "$OUT/db.py" > "$OUT/psql"
+/usr/bin/python3 "$OUT/task.py" > "$OUT/s3"
+`
+
+// observeSuggestEnforce runs task in observe mode, suggests strictly,
+// requires wants in the suggestion, enforces it, runs task again and the
+// hostile corpus through the enforcing proxy.
+func observeSuggestEnforce(t *testing.T, task string, wants ...string) {
 	pg := pgtest.Start(t, pgtest.Options{})
 	pg.CreateDB(t, "app")
 	pg.Psql(t, "app", `
@@ -121,7 +156,7 @@ exec: {allow_same_uid: true}  # the tests run the task as themselves
 	}
 	runTask := func(config string) result {
 		t.Helper()
-		res := airlock(t, []string{"OUT=" + out}, "exec", "-c", config, "--", "sh", "-c", suggestTask)
+		res := airlock(t, []string{"OUT=" + out}, "exec", "-c", config, "--", "sh", "-c", task)
 		if res.code != 0 {
 			t.Fatalf("task exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 		}
@@ -132,7 +167,7 @@ exec: {allow_same_uid: true}  # the tests run the task as themselves
 	observeLog := filepath.Join(dir, "observe.jsonl")
 	observeCfg := writeFile(t, filepath.Join(dir, "observe.yaml"), base(observeLog)+"mode: observe\npolicy: {rules: []}\n")
 	runTask(observeCfg)
-	observedS3 := readFile(t, filepath.Join(out, "s3"))
+	observedS3, observedDB := readFile(t, filepath.Join(out, "s3")), readFile(t, filepath.Join(out, "psql"))
 	mustContain(t, "task output", observedS3, "curated/learn-1/daily/part-0.csv")
 
 	// Suggest, strictly.
@@ -142,7 +177,7 @@ exec: {allow_same_uid: true}  # the tests run the task as themselves
 		t.Fatalf("policy suggest --strict: exit %d\n%s", sug.code, sug.stderr)
 	}
 	mustContain(t, "suggest stderr", sug.stderr, "0 allowed by the suggestion", "self-check: covers")
-	mustContain(t, "suggestion", sug.stdout, "include: [housekeeping]", `sql.functions.all(f, f in ["pg_catalog.sum"])`, `s3.key.startsWith("curated/" + task.id + "/daily/")`)
+	mustContain(t, "suggestion", sug.stdout, append(wants, `s3.key.startsWith("curated/" + task.id + "/daily/")`)...)
 	if strings.Contains(sug.stdout, `startsWith("pg_catalog.")`) {
 		t.Error("the suggestion allows every built-in")
 	}
@@ -153,6 +188,9 @@ exec: {allow_same_uid: true}  # the tests run the task as themselves
 	runTask(enforceCfg)
 	if got := readFile(t, filepath.Join(out, "s3")); got != observedS3 {
 		t.Errorf("task output under enforce: %q, observed %q", got, observedS3)
+	}
+	if got, want := readFile(t, filepath.Join(out, "psql")), observedDB; got != want {
+		t.Errorf("database output under enforce: %q, observed %q", got, want)
 	}
 	if strings.Contains(readFile(t, enforceLog), `"decision":"deny"`) {
 		t.Errorf("the enforced run has denials:\n%s", readFile(t, enforceLog))
