@@ -109,7 +109,7 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	fmt.Fprintf(stderr, "hostile corpus: %d requests tried (%d stopped by guard rails, %d left out as the task made them), %d allowed by the suggestion\n",
+	fmt.Fprintf(stderr, "hostile corpus: %d requests tried (%d stopped by guard rails, %d statements left out as the task ran them), %d allowed by the suggestion\n",
 		hostile.tried, hostile.guarded, hostile.same, len(hostile.allowed))
 	for _, a := range hostile.allowed {
 		fmt.Fprintln(stderr, "  "+a)

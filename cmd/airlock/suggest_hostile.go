@@ -14,7 +14,7 @@ import (
 type hostileRun struct {
 	tried   int      // requests decided (guard rails included)
 	guarded int      // of which a guard rail denies whatever the rules
-	same    int      // entries left out: the task made the same request
+	same    int      // statements left out: the task ran the same one (S3 requests the task made are never generated)
 	allowed []string // one line per request the suggestion allows
 }
 

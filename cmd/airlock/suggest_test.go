@@ -106,7 +106,7 @@ func TestPolicySuggest(t *testing.T) {
 		"skipped 1: denials of enforce mode (--include-denied adds them)",
 		"4 records left to presets (housekeeping 2, catalog-metadata 1, s3-bucket-probes 1)",
 		"7 rules suggested; self-check: covers 16 of 16 records",
-		"hostile corpus: 39 requests tried (7 stopped by guard rails, 0 left out as the task made them), 0 allowed by the suggestion",
+		"hostile corpus: 39 requests tried (7 stopped by guard rails, 0 statements left out as the task ran them), 0 allowed by the suggestion",
 	)
 	golden := filepath.Join("testdata", "suggest.golden.yaml")
 	if *updateGolden {
