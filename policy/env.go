@@ -13,7 +13,8 @@ import (
 var Variables = []string{"task", "conn", "sql", "s3", "http", "now"}
 
 // newEnv builds the CEL environment every rule is compiled in: the request
-// variables as typed objects, the ext string, set and list libraries, and glob.
+// variables as typed objects, the ext string, set and list libraries, glob,
+// and pure (a function name in the class of side-effect-free built-ins).
 func newEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		ext.NativeTypes(
@@ -35,6 +36,14 @@ func newEnv() (*cel.Env, error) {
 			cel.MemberOverload("string_glob_string",
 				[]*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
 				cel.BinaryBinding(globBinding)),
+		),
+		cel.Function("pure",
+			cel.MemberOverload("string_pure",
+				[]*cel.Type{cel.StringType}, cel.BoolType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					s, ok := v.(types.String)
+					return types.Bool(ok && Pure(string(s)))
+				})),
 		),
 	)
 }

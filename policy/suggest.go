@@ -19,10 +19,11 @@ import (
 //     statements, where CREATE and DROP differ), statements that write
 //     apart from those that do not. A rule bounds the kinds in the
 //     statement tree (when it writes), the tables written and read and
-//     the functions called outside pg_catalog, each to the set seen in
+//     the functions called (built-ins included), each to the set seen in
 //     its group (an empty set allows none). Transactions (BEGIN,
 //     COMMIT…) and SET/SHOW of parameters that are not pinned, which
-//     touch no table, get one rule each on the kind alone.
+//     touch no table, get one rule each, bounded by the commands and the
+//     normalised statements seen.
 //   - S3, by action, bucket and copy source bucket. Keys, listing
 //     prefixes and copy source keys are generalised to the longest common
 //     directory prefix (cut after a '/') of the values under each
@@ -50,6 +51,11 @@ type SuggestedRule struct {
 	// joined with " && ". None starts or ends with a space or holds a
 	// line break, so each can be printed on a line of its own.
 	Conditions []string
+	// Generalised says, one line each, which dimensions the rule allows
+	// more of than the requests used, and why: an S3 key or prefix widened
+	// to a directory, a task's directory turned into task.id, a
+	// statement's literal values. Same rules as Conditions for printing.
+	Generalised []string
 }
 
 // suggestPrefix starts the name of every suggested rule:
@@ -97,23 +103,24 @@ func Suggest(reqs []Request) ([]SuggestedRule, error) {
 	seq := map[string]int{} // rules so far per protocol and action
 	for _, k := range keys {
 		members := groups[k]
-		var conds []string
+		var conds, notes []string
 		switch k.protocol {
 		case ProtocolPostgres:
-			conds = sqlRule(k, reqs, members)
+			conds, notes = sqlRule(k, reqs, members)
 		case ProtocolS3:
-			conds = s3Rule(k, reqs, members)
+			conds, notes = s3Rule(k, reqs, members)
 		case ProtocolHTTP:
 			conds = httpRule(k)
 		}
 		seq[k.protocol+" "+k.action]++
 		name := suggestName(k.protocol, k.action, seq[k.protocol+" "+k.action])
 		out = append(out, SuggestedRule{
-			Rule:       Rule{Name: name, Allow: strings.Join(conds, " && ")},
-			Protocol:   k.protocol,
-			Requests:   members,
-			Example:    example(&reqs[members[0]]),
-			Conditions: conds,
+			Rule:        Rule{Name: name, Allow: strings.Join(conds, " && ")},
+			Protocol:    k.protocol,
+			Requests:    members,
+			Example:     example(&reqs[members[0]]),
+			Conditions:  conds,
+			Generalised: notes,
 		})
 	}
 	return out, nil
@@ -185,11 +192,26 @@ func suggestName(protocol, action string, n int) string {
 
 // sqlRule bounds a group of statements by kind, the kinds in their trees
 // (when they write), the tables they write and read, and the functions
-// they call outside pg_catalog.
-func sqlRule(k suggestKey, reqs []Request, members []int) []string {
-	parts := []string{"sql.kind == " + celString(k.action)}
-	if k.action == "transaction" || k.action == "set" {
-		return parts
+// they call, built-ins included: a rule allows no function its group did
+// not call, except that more than maxListedPure side-effect-free
+// built-ins (Pure) become f.pure(). Transactions are bounded by command (BEGIN, COMMIT…) and SET
+// or SHOW by the normalised text, which names the parameter.
+func sqlRule(k suggestKey, reqs []Request, members []int) (parts, notes []string) {
+	parts = []string{"sql.kind == " + celString(k.action)}
+	switch k.action {
+	case "transaction", "set":
+		field, get := "sql.command", func(s *SQL) string { return s.Command }
+		if k.action == "set" {
+			field, get = "sql.text", func(s *SQL) string { return s.Text }
+		}
+		var vs []string
+		for _, i := range members {
+			vs = append(vs, get(&reqs[i].SQL))
+		}
+		if k.action == "set" {
+			notes = []string{"literal values: any value for the parameters named (statements are normalised)"}
+		}
+		return append(parts, inList(field, vs)), notes
 	}
 	if k.command != "" {
 		parts = append(parts, "sql.command == "+celString(k.command))
@@ -200,11 +222,7 @@ func sqlRule(k suggestKey, reqs []Request, members []int) []string {
 		kinds = append(kinds, s.Kinds...)
 		reads = append(reads, s.Reads...)
 		writes = append(writes, s.Writes...)
-		for _, f := range s.Functions {
-			if !strings.HasPrefix(f, "pg_catalog.") {
-				funcs = append(funcs, f)
-			}
-		}
+		funcs = append(funcs, s.Functions...)
 	}
 	if k.writes {
 		parts = append(parts,
@@ -218,31 +236,90 @@ func sqlRule(k suggestKey, reqs []Request, members []int) []string {
 	} else {
 		parts = append(parts, "sql.reads.all(t, t in "+celList(reads)+")")
 	}
-	if len(funcs) == 0 {
-		parts = append(parts, `sql.functions.all(f, f.startsWith("pg_catalog."))`)
-	} else {
-		parts = append(parts, "sql.functions.all(f, f in "+celList(funcs)+` || f.startsWith("pg_catalog."))`)
+	funcs = slices.Compact(slices.Sorted(slices.Values(funcs)))
+	var impure []string
+	for _, f := range funcs {
+		if !Pure(f) {
+			impure = append(impure, f)
+		}
 	}
-	return parts
+	switch {
+	case len(funcs) == 0:
+		parts = append(parts, "sql.functions.size() == 0")
+	case len(funcs)-len(impure) > maxListedPure && len(impure) == 0:
+		parts = append(parts, "sql.functions.all(f, f.pure())")
+	case len(funcs)-len(impure) > maxListedPure:
+		parts = append(parts, "sql.functions.all(f, f in "+celList(impure)+" || f.pure())")
+	default:
+		parts = append(parts, "sql.functions.all(f, f in "+celList(funcs)+")")
+	}
+	if len(funcs)-len(impure) > maxListedPure {
+		notes = append(notes, fmt.Sprintf("functions: the %d side-effect-free built-ins seen became f.pure(), the class generated from pg_proc", len(funcs)-len(impure)))
+	}
+	notes = append(notes, "statements: any of this kind over these tables and functions, with any literal values ("+
+		strconv.Itoa(distinctTexts(reqs, members))+" distinct normalised statements seen)")
+	if len(members) > 1 {
+		notes = append(notes, "tables and functions: the union over the group; a statement may combine them")
+	}
+	return parts, notes
+}
+
+func distinctTexts(reqs []Request, members []int) int {
+	seen := map[string]bool{}
+	for _, i := range members {
+		seen[reqs[i].SQL.Text] = true
+	}
+	return len(seen)
+}
+
+// maxListedPure is how many pure built-ins a rule lists by name; a group
+// that called more gets f.pure() instead of the list.
+const maxListedPure = 8
+
+// inList is field == v for one distinct value, field in [...] for more.
+func inList(field string, vs []string) string {
+	vs = slices.Compact(slices.Sorted(slices.Values(vs)))
+	if len(vs) == 1 {
+		return field + " == " + celString(vs[0])
+	}
+	return field + " in " + celList(vs)
 }
 
 // s3Rule bounds a group of S3 requests by action, bucket, copy source
 // bucket, and the generalised keys, prefixes and copy source keys.
-func s3Rule(k suggestKey, reqs []Request, members []int) []string {
-	parts := []string{"s3.action == " + celString(k.action)}
+func s3Rule(k suggestKey, reqs []Request, members []int) (parts, notes []string) {
+	parts = []string{"s3.action == " + celString(k.action)}
 	if k.bucket != "" {
 		parts = append(parts, "s3.bucket == "+celString(k.bucket))
 	}
 	add := func(field string, get func(*S3) string) {
 		var values []string
-		used := false
+		used, task := false, false
 		for _, i := range members {
 			v := get(&reqs[i].S3)
 			used = used || v != ""
-			values = append(values, withTaskSegment(v, reqs[i].Task.ID))
+			g := withTaskSegment(v, reqs[i].Task.ID)
+			task = task || g != v
+			values = append(values, g)
 		}
-		if used {
-			parts = append(parts, valueRule(field, values))
+		if !used {
+			return
+		}
+		parts = append(parts, valueRule(field, values))
+		if task {
+			notes = append(notes, field+": a directory named after the task id became task.id, so the rule fits every run and no other run's directory")
+		}
+		dirs, _ := generalise(values)
+		for _, d := range dirs {
+			n := 0
+			for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
+				if strings.HasPrefix(v, d) {
+					n++
+				}
+			}
+			shown := strings.ReplaceAll(d, taskSegment, "<task.id>")
+			notes = append(notes, fmt.Sprintf("%s: widened to the prefix %s, the longest directory shared by the %d distinct value(s) seen under %s",
+				field, celString(shown), n, celString(strings.ReplaceAll(d[:strings.IndexByte(d, '/')+1], taskSegment, "<task.id>"))))
 		}
 	}
 	add("s3.key", func(s *S3) string { return s.Key })
@@ -251,7 +328,7 @@ func s3Rule(k suggestKey, reqs []Request, members []int) []string {
 		parts = append(parts, "s3.source_bucket == "+celString(k.source))
 	}
 	add("s3.source_key", func(s *S3) string { return s.SourceKey })
-	return parts
+	return parts, notes
 }
 
 func httpRule(k suggestKey) []string {

@@ -36,7 +36,7 @@ func httpReq(method, host string, port int, path string) policy.Request {
 
 func l(s ...string) []string { return s }
 
-const onlyCatalog = ` && sql.functions.all(f, f.startsWith("pg_catalog."))`
+const noFuncs = ` && sql.functions.size() == 0`
 
 // TestSuggestGrouping: which requests share a rule, and how each rule
 // bounds them.
@@ -49,33 +49,40 @@ func TestSuggestGrouping(t *testing.T) {
 		{"selects share a rule over the union of their tables", []policy.Request{
 			sqlReq("select", nil, l("sales.orders"), nil, nil),
 			sqlReq("select", nil, l("sales.orders", "sales.regions"), nil, l("pg_catalog.lower")),
-		}, l(`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.all(t, t in ["sales.orders", "sales.regions"])` + onlyCatalog)},
+		}, l(`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.all(t, t in ["sales.orders", "sales.regions"]) && sql.functions.all(f, f in ["pg_catalog.lower"])`)},
 		{"a write bounds kinds, writes and reads", []policy.Request{
 			sqlReq("insert", l("insert", "select"), l("sales.orders"), l("staging.daily"), nil),
 			sqlReq("insert", nil, nil, l("staging.log"), nil),
-		}, l(`suggested-postgres-insert-1: sql.kind == "insert" && sql.kinds.all(k, k in ["insert", "select"]) && sql.writes.all(t, t in ["staging.daily", "staging.log"]) && sql.reads.all(t, t in ["sales.orders"])` + onlyCatalog)},
+		}, l(`suggested-postgres-insert-1: sql.kind == "insert" && sql.kinds.all(k, k in ["insert", "select"]) && sql.writes.all(t, t in ["staging.daily", "staging.log"]) && sql.reads.all(t, t in ["sales.orders"])` + noFuncs)},
 		{"a DELETE hidden in a SELECT gets its own rule", []policy.Request{
 			sqlReq("select", l("delete", "select"), l("sales.orders"), l("sales.orders"), nil),
 			sqlReq("select", nil, l("sales.items"), nil, nil),
 		}, l(
-			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.all(t, t in ["sales.items"])`+onlyCatalog,
-			`suggested-postgres-select-2: sql.kind == "select" && sql.kinds.all(k, k in ["delete", "select"]) && sql.writes.all(t, t in ["sales.orders"]) && sql.reads.all(t, t in ["sales.orders"])`+onlyCatalog)},
+			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.all(t, t in ["sales.items"])`+noFuncs,
+			`suggested-postgres-select-2: sql.kind == "select" && sql.kinds.all(k, k in ["delete", "select"]) && sql.writes.all(t, t in ["sales.orders"]) && sql.reads.all(t, t in ["sales.orders"])`+noFuncs)},
 		{"transactions and SET: one rule each on the kind", []policy.Request{
 			sqlReq("transaction", nil, nil, nil, nil), sqlReq("set", nil, nil, nil, nil), sqlReq("transaction", nil, nil, nil, nil),
-		}, l(`suggested-postgres-set-1: sql.kind == "set"`, `suggested-postgres-transaction-1: sql.kind == "transaction"`)},
-		{"functions outside pg_catalog are listed", []policy.Request{
+		}, l(`suggested-postgres-set-1: sql.kind == "set" && sql.text == "set …"`, `suggested-postgres-transaction-1: sql.kind == "transaction" && sql.command == "TRANSACTION"`)},
+		{"functions are listed, built-ins included", []policy.Request{
 			sqlReq("select", nil, nil, nil, l("pg_catalog.now", "etl.f")),
 			sqlReq("call", nil, nil, nil, l("etl.p")),
 		}, l(
-			`suggested-postgres-call-1: sql.kind == "call" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.p"] || f.startsWith("pg_catalog."))`,
-			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.f"] || f.startsWith("pg_catalog."))`)},
+			`suggested-postgres-call-1: sql.kind == "call" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.p"])`,
+			`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.f", "pg_catalog.now"])`)},
+		{"many side-effect-free built-ins become f.pure(); others stay listed", []policy.Request{
+			sqlReq("select", nil, nil, nil, l("pg_catalog.count", "pg_catalog.sum", "pg_catalog.avg", "pg_catalog.min", "pg_catalog.max")),
+			sqlReq("select", nil, nil, nil, l("pg_catalog.lower", "pg_catalog.upper", "pg_catalog.btrim", "pg_catalog.date_trunc", "pg_catalog.abs", "pg_catalog.nextval", "etl.f")),
+		}, l(`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["etl.f", "pg_catalog.nextval"] || f.pure())`)},
+		{"a few built-ins stay listed", []policy.Request{
+			sqlReq("select", nil, nil, nil, l("pg_catalog.count", "pg_catalog.sum", "pg_catalog.avg", "pg_catalog.min", "pg_catalog.max", "pg_catalog.lower", "pg_catalog.upper", "pg_catalog.trim")),
+		}, l(`suggested-postgres-select-1: sql.kind == "select" && sql.writes.size() == 0 && sql.reads.size() == 0 && sql.functions.all(f, f in ["pg_catalog.avg", "pg_catalog.count", "pg_catalog.lower", "pg_catalog.max", "pg_catalog.min", "pg_catalog.sum", "pg_catalog.trim", "pg_catalog.upper"])`)},
 		{"DDL is grouped by command", func() []policy.Request {
 			c, d := sqlReq("ddl", nil, nil, l("staging.x"), nil), sqlReq("ddl", nil, nil, l("staging.x"), nil)
 			c.SQL.Command, d.SQL.Command = "CREATE TABLE", "DROP TABLE"
 			return []policy.Request{d, c}
 		}(), l(
-			`suggested-postgres-ddl-1: sql.kind == "ddl" && sql.command == "CREATE TABLE" && sql.kinds.all(k, k in ["ddl"]) && sql.writes.all(t, t in ["staging.x"]) && sql.reads.size() == 0`+onlyCatalog,
-			`suggested-postgres-ddl-2: sql.kind == "ddl" && sql.command == "DROP TABLE" && sql.kinds.all(k, k in ["ddl"]) && sql.writes.all(t, t in ["staging.x"]) && sql.reads.size() == 0`+onlyCatalog)},
+			`suggested-postgres-ddl-1: sql.kind == "ddl" && sql.command == "CREATE TABLE" && sql.kinds.all(k, k in ["ddl"]) && sql.writes.all(t, t in ["staging.x"]) && sql.reads.size() == 0`+noFuncs,
+			`suggested-postgres-ddl-2: sql.kind == "ddl" && sql.command == "DROP TABLE" && sql.kinds.all(k, k in ["ddl"]) && sql.writes.all(t, t in ["staging.x"]) && sql.reads.size() == 0`+noFuncs)},
 		{"keys under the task's directory", []policy.Request{
 			s3Req("t1", "PutObject", "lake", "curated/t1/part-0.csv"),
 			s3Req("t1", "PutObject", "lake", "curated/t1/sub/part-1.csv"),
@@ -124,7 +131,7 @@ func TestSuggestGrouping(t *testing.T) {
 			httpReq("CONNECT", "pypi.org", 443, ""), httpReq("GET", "api.internal", 80, "/v1/a"),
 			httpReq("CONNECT", "pypi.org", 443, ""), sqlReq("transaction", nil, nil, nil, nil),
 		}, l(
-			`suggested-postgres-transaction-1: sql.kind == "transaction"`,
+			`suggested-postgres-transaction-1: sql.kind == "transaction" && sql.command == "TRANSACTION"`,
 			`suggested-http-CONNECT-1: http.host == "pypi.org" && http.port == 443 && http.method == "CONNECT"`,
 			`suggested-http-GET-1: http.host == "api.internal" && http.port == 80 && http.method == "GET"`)},
 	} {
@@ -308,11 +315,13 @@ func mutations(req policy.Request) []policy.Request {
 	case policy.ProtocolPostgres:
 		if req.SQL.Kind == "transaction" || req.SQL.Kind == "set" {
 			mutate(func(r *policy.Request) { r.SQL.Kind = "select"; r.SQL.Reads = []string{"hr.salaries"} })
+			mutate(func(r *policy.Request) { r.SQL.Command = "PREPARE TRANSACTION"; r.SQL.Text = "SET search_path = $1" })
 			break
 		}
 		mutate(func(r *policy.Request) { r.SQL.Reads = append(r.SQL.Reads, "hr.salaries") })
 		mutate(func(r *policy.Request) { r.SQL.Writes = append(r.SQL.Writes, "hr.salaries") })
 		mutate(func(r *policy.Request) { r.SQL.Functions = append(r.SQL.Functions, "evil.f") })
+		mutate(func(r *policy.Request) { r.SQL.Functions = append(r.SQL.Functions, "pg_catalog.nextval") })
 		if len(req.SQL.Reads) > 0 {
 			mutate(func(r *policy.Request) { r.SQL.Reads[0] = "hr.salaries" })
 		}
@@ -320,6 +329,8 @@ func mutations(req policy.Request) []policy.Request {
 		mutate(func(r *policy.Request) { r.S3.Bucket = "other-bucket" })
 		if req.S3.Key != "" {
 			mutate(func(r *policy.Request) { r.S3.Key = "elsewhere/" + r.S3.Key })
+			mutate(func(r *policy.Request) { r.S3.Key = "unused-top-level.csv" })
+			mutate(func(r *policy.Request) { r.S3.Key = "raw2/" + r.S3.Key })
 		}
 		if req.S3.Prefix != "" {
 			mutate(func(r *policy.Request) { r.S3.Prefix = "elsewhere/" + r.S3.Prefix })
@@ -330,6 +341,8 @@ func mutations(req policy.Request) []policy.Request {
 		}
 	case policy.ProtocolHTTP:
 		mutate(func(r *policy.Request) { r.HTTP.Host = "evil.example" })
+		mutate(func(r *policy.Request) { r.HTTP.Host = "evil." + r.HTTP.Host })
+		mutate(func(r *policy.Request) { r.HTTP.Host += ".evil.example" })
 		mutate(func(r *policy.Request) { r.HTTP.Port = 8443 })
 	}
 	return out
@@ -363,6 +376,48 @@ func TestSuggestSoundAndLeast(t *testing.T) {
 				t.Logf("%s: %s", r.Name, r.Allow)
 			}
 			t.FailNow()
+		}
+	}
+}
+
+// TestSuggestNoWholeBucket: a rule never reaches the whole bucket or a
+// top-level directory the task did not use, unless the task itself used
+// the whole bucket.
+func TestSuggestNoWholeBucket(t *testing.T) {
+	reqs := []policy.Request{
+		s3Req("t1", "GetObject", "lake", "raw/2026/a.csv"),
+		s3Req("t1", "GetObject", "lake", "raw/2027/b.csv"),
+		s3Req("t1", "GetObject", "lake", "ref.csv"),
+		listReq("t1", "lake", "raw/2026/"),
+		listReq("t1", "lake", "raw/2027/"),
+	}
+	rules, err := policy.Suggest(reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := checkCovers(t, reqs, rules)
+	for _, tc := range []struct {
+		req   policy.Request
+		allow bool
+	}{
+		{s3Req("t1", "GetObject", "lake", "raw/2028/c.csv"), true},
+		{s3Req("t1", "GetObject", "lake", "rawx/a.csv"), false},
+		{s3Req("t1", "GetObject", "lake", "curated/a.csv"), false},
+		{s3Req("t1", "GetObject", "lake", "ref2.csv"), false},
+		{s3Req("t1", "GetObject", "lake", ""), false},
+		{listReq("t1", "lake", ""), false},
+		{listReq("t1", "lake", "r"), false},
+		{listReq("t1", "lake", "raw/2028/"), true},
+		{listReq("t1", "lake", "curated/"), false},
+		{s3Req("t1", "GetObject", "archive", "raw/2026/a.csv"), false},
+	} {
+		if d := e.Decide(&tc.req); d.Allow != tc.allow {
+			t.Errorf("%s %v: allow %v, want %v (%s)", tc.req.S3.Action, tc.req.Resources(), d.Allow, tc.allow, d.Reason)
+		}
+	}
+	for _, r := range rules {
+		if strings.Contains(r.Allow, `startsWith("")`) {
+			t.Errorf("%s reaches the whole bucket: %s", r.Name, r.Allow)
 		}
 	}
 }
@@ -416,5 +471,47 @@ func TestSuggestStable(t *testing.T) {
 	g.r.Shuffle(len(reqs), func(i, j int) { reqs[i], reqs[j] = reqs[j], reqs[i] })
 	if got := text(reqs); got != want {
 		t.Errorf("shuffled input gave other rules:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestSuggestGeneralised: each rule says which dimensions it widened.
+func TestSuggestGeneralised(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		reqs []policy.Request
+		want []string
+	}{
+		{"keys under the task's directory", []policy.Request{
+			s3Req("t1", "PutObject", "lake", "curated/t1/a/part-0.csv"),
+			s3Req("t1", "PutObject", "lake", "curated/t1/b/part-1.csv"),
+			s3Req("t1", "PutObject", "lake", "manifest.json"),
+		}, l(
+			"s3.key: a directory named after the task id became task.id, so the rule fits every run and no other run's directory",
+			`s3.key: widened to the prefix "curated/<task.id>/", the longest directory shared by the 2 distinct value(s) seen under "curated/"`,
+		)},
+		{"many built-ins", []policy.Request{
+			sqlReq("select", nil, nil, nil, l("pg_catalog.count", "pg_catalog.sum", "pg_catalog.avg", "pg_catalog.min", "pg_catalog.max",
+				"pg_catalog.lower", "pg_catalog.upper", "pg_catalog.btrim", "pg_catalog.abs")),
+		}, l(
+			"functions: the 9 side-effect-free built-ins seen became f.pure(), the class generated from pg_proc",
+			"statements: any of this kind over these tables and functions, with any literal values (1 distinct normalised statements seen)",
+		)},
+		{"a bucket operation", []policy.Request{{Protocol: policy.ProtocolS3, S3: policy.S3{Action: "HeadBucket", Bucket: "lake"}}}, nil},
+		{"egress", []policy.Request{httpReq("CONNECT", "pypi.org", 443, "")}, nil},
+		{"statements", []policy.Request{
+			sqlReq("select", nil, l("sales.orders"), nil, nil),
+			sqlReq("select", nil, l("sales.items"), nil, nil),
+		}, l(
+			"statements: any of this kind over these tables and functions, with any literal values (1 distinct normalised statements seen)",
+			"tables and functions: the union over the group; a statement may combine them",
+		)},
+	} {
+		rules, err := policy.Suggest(tc.reqs)
+		if err != nil || len(rules) != 1 {
+			t.Fatalf("%s: %d rules, %v", tc.name, len(rules), err)
+		}
+		if !slices.Equal(rules[0].Generalised, tc.want) {
+			t.Errorf("%s: got\n  %s\nwant\n  %s", tc.name, strings.Join(rules[0].Generalised, "\n  "), strings.Join(tc.want, "\n  "))
+		}
 	}
 }

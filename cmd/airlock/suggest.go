@@ -20,7 +20,7 @@ import (
 	"github.com/airlockproxy/airlock/proxy"
 )
 
-const suggestUsage = `Usage: airlock policy suggest [-c airlock.yaml] [--cases FILE] [--include-denied] audit.jsonl...
+const suggestUsage = `Usage: airlock policy suggest [-c airlock.yaml] [--cases FILE] [--include-denied] [--strict] [--no-presets] audit.jsonl...
 
 Learn mode: prints allow rules (a policy.rules fragment for airlock.yaml) that
 allow what a task did, from the decision records of its audit logs (one or
@@ -34,6 +34,17 @@ of -c for a record without one). Guard rails, statements cut at 4 KiB and
 EXECUTEs are skipped, and so are denials of enforce mode unless
 --include-denied.
 
+Records a preset allows (client housekeeping, catalog metadata, bucket
+probes) are left to it: the suggestion includes those presets
+(policy.include) instead of rules of its own, unless --no-presets.
+
+The suggestion checks itself: every record must be allowed again, and a
+built-in corpus of hostile statements and S3 requests (hidden writes,
+sleeps, signals, catalog and statistics reads, search_path games, COPY to a
+program, other buckets, wider prefixes, bucket configuration), made from
+the tables and buckets the task used, is decided against it; those it
+allows are printed on stderr, and --strict makes them an error.
+
 Flags:
 `
 
@@ -45,6 +56,8 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 	cf := newConfigFlags(fs, false)
 	casesPath := fs.String("cases", "", "also write a policy test case file: one case per rule, from its example record")
 	includeDenied := fs.Bool("include-denied", false, "also allow what enforce mode denied when recorded")
+	strict := fs.Bool("strict", false, "exit 1 when the suggestion allows a request of the hostile corpus")
+	noPresets := fs.Bool("no-presets", false, "copy client housekeeping, catalog reads and bucket probes into rules instead of including the presets that allow them")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), suggestUsage)
 		fs.PrintDefaults()
@@ -71,16 +84,35 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(in.reqs) == 0 {
 		return 1, errors.New("no decision records to suggest rules from")
 	}
+	records := len(in.reqs)
+	var include []string
+	if !*noPresets {
+		if include, err = leaveToPresets(in); err != nil {
+			return 1, err
+		}
+		if len(include) > 0 {
+			fmt.Fprintf(stderr, "%d records left to presets (%s)\n", len(in.toPresets), presetSummary(include, in.presetCounts))
+		}
+	}
 	rules, err := policy.Suggest(in.reqs)
 	if err != nil {
 		return 1, fmt.Errorf("suggest: %w", err)
 	}
 	renameTaken(rules, cfg.Policy.Rules)
-	text := suggestionYAML(rules, len(in.reqs))
-	covered, err := checkSuggestion(text, rules, in)
-	fmt.Fprintf(stderr, "%d rules suggested; self-check: covers %d of %d records\n", len(rules), covered, len(in.reqs))
+	text := suggestionYAML(rules, records, include, in.presetCounts)
+	engine, covered, err := checkSuggestion(text, rules, in)
+	fmt.Fprintf(stderr, "%d rules suggested; self-check: covers %d of %d records\n", len(rules), covered, records)
 	if err != nil {
 		return 1, fmt.Errorf("self-check failed (a bug in policy suggest): %w", err)
+	}
+	hostile, err := tryHostile(engine, replayClassifier(cfg), in.reqs)
+	if err != nil {
+		return 1, err
+	}
+	fmt.Fprintf(stderr, "hostile corpus: %d requests tried (%d stopped by guard rails, %d statements left out as the task ran them), %d allowed by the suggestion\n",
+		hostile.tried, hostile.guarded, hostile.same, len(hostile.allowed))
+	for _, a := range hostile.allowed {
+		fmt.Fprintln(stderr, "  "+a)
 	}
 	if *casesPath != "" {
 		data, err := suggestionCases(rules, in.reqs)
@@ -93,6 +125,9 @@ func cmdPolicySuggest(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(stderr, "%d cases written to %s\n", len(rules), *casesPath)
 	}
 	fmt.Fprint(stdout, text)
+	if *strict && len(hostile.allowed) > 0 {
+		return 1, fmt.Errorf("--strict: the suggestion allows %d requests of the hostile corpus", len(hostile.allowed))
+	}
 	return 0, nil
 }
 
@@ -103,6 +138,12 @@ type suggestInput struct {
 	read    int            // decision records read
 	skipped map[string]int // records left out, by reason
 	denyBy  map[string]int // included records a deny rule matched, by rule
+
+	// toPresets are the requests a preset allows, taken out of reqs
+	// (leaveToPresets), with their origins and the count per preset.
+	toPresets     []policy.Request
+	presetOrigins []string
+	presetCounts  map[string]int
 }
 
 // readSuggestInput rebuilds the requests of every decision record in
@@ -185,18 +226,30 @@ func (in *suggestInput) printSkipped(w io.Writer) {
 }
 
 // suggestionYAML prints the rules as a policy.rules fragment, each after a
-// comment saying how many records it covers and one of them.
-func suggestionYAML(rules []policy.SuggestedRule, records int) string {
+// comment saying how many records it covers, one of them, and what it
+// allows beyond the values seen.
+func suggestionYAML(rules []policy.SuggestedRule, records int, include []string, presetCounts map[string]int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Suggested by airlock policy suggest from %d recorded decisions: review\n", records)
 	b.WriteString("# them, then try them with airlock policy test and airlock policy replay.\n")
-	b.WriteString("policy:\n  rules:\n")
+	b.WriteString("policy:\n")
+	if len(include) > 0 {
+		fmt.Fprintf(&b, "  # records left to presets (what clients send by themselves): %s\n", presetSummary(include, presetCounts))
+		b.WriteString("  include: [" + strings.Join(include, ", ") + "]\n")
+	}
+	b.WriteString("  rules:\n")
 	for _, r := range rules {
 		unit := "records"
 		if len(r.Requests) == 1 {
 			unit = "record"
 		}
 		fmt.Fprintf(&b, "    # %d %s, e.g. %s\n", len(r.Requests), unit, r.Example)
+		if len(r.Generalised) == 0 {
+			b.WriteString("    # generalised: nothing (the exact values seen)\n")
+		}
+		for _, g := range r.Generalised {
+			b.WriteString("    # generalised: " + g + "\n")
+		}
 		fmt.Fprintf(&b, "    - name: %s\n", r.Name)
 		if len(r.Allow) <= 100 && !strings.Contains(r.Allow, ": ") && !strings.Contains(r.Allow, " #") {
 			fmt.Fprintf(&b, "      allow: %s\n", r.Allow)
@@ -219,21 +272,28 @@ func suggestionYAML(rules []policy.SuggestedRule, records int) string {
 // checkSuggestion reads the printed rules back, compiles them, and
 // decides every request again: each must be allowed, by (among others)
 // the rule made from its group. It returns how many are.
-func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput) (int, error) {
+func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput) (*policy.Engine, int, error) {
 	var doc struct {
-		Policy struct{ Rules []policy.Rule } `yaml:"policy"`
+		Policy struct {
+			Include []string      `yaml:"include"`
+			Rules   []policy.Rule `yaml:"rules"`
+		} `yaml:"policy"`
 	}
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		return 0, fmt.Errorf("the printed rules do not parse: %w", err)
+		return nil, 0, fmt.Errorf("the printed rules do not parse: %w", err)
 	}
 	for i, r := range doc.Policy.Rules {
 		if i >= len(rules) || r != rules[i].Rule {
-			return 0, fmt.Errorf("rule %d reads back as %q: %s", i, r.Name, r.Allow)
+			return nil, 0, fmt.Errorf("rule %d reads back as %q: %s", i, r.Name, r.Allow)
 		}
 	}
-	engine, err := policy.Compile(doc.Policy.Rules, policy.Options{})
+	presets, err := policy.PresetRules(doc.Policy.Include)
 	if err != nil {
-		return 0, fmt.Errorf("the suggested rules do not compile:\n%w", err)
+		return nil, 0, fmt.Errorf("the printed include: %w", err)
+	}
+	engine, err := policy.Compile(append(presets, doc.Policy.Rules...), policy.Options{})
+	if err != nil {
+		return nil, 0, fmt.Errorf("the suggested rules do not compile:\n%w", err)
 	}
 	covered := 0
 	var errs []error
@@ -248,7 +308,8 @@ func checkSuggestion(text string, rules []policy.SuggestedRule, in *suggestInput
 			covered++
 		}
 	}
-	return covered, errors.Join(errs...)
+	n, perrs := checkPresetRecords(engine, in)
+	return engine, covered + n, errors.Join(append(errs, perrs...)...)
 }
 
 // suggestionCases is a policy test case file with one case per rule: its

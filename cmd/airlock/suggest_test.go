@@ -68,7 +68,9 @@ func TestPolicySuggest(t *testing.T) {
 		rq.sql("INSERT INTO staging.daily_sales (day, total) VALUES ('2026-11-22', 0)"),
 		rq.sql("WITH recent AS (SELECT day, total FROM orders WHERE day >= '2026-11-22') INSERT INTO staging.daily_sales SELECT day, sum(total) FROM recent GROUP BY day"),
 		rq.sql("COMMIT"),
-		rq.sql("SELECT pg_read_file('/etc/passwd')"), // a guard rail: skipped
+		rq.sql("SELECT n.nspname FROM pg_catalog.pg_namespace n"), // catalog metadata: left to the preset
+		rq.s3("HeadBucket", "lake", ""),                           // a bucket probe: left to the preset
+		rq.sql("SELECT pg_read_file('/etc/passwd')"),              // a guard rail: skipped
 		rq.s3("GetObject", "lake", "raw/2026-11-22/orders.csv"),
 		rq.s3("GetObject", "lake", "raw/2026-11-22/regions.csv"),
 		rq.s3("PutObject", "lake", "curated/t1/daily/part-0.parquet"),
@@ -99,10 +101,12 @@ func TestPolicySuggest(t *testing.T) {
 	t.Logf("stderr:\n%s\ncases:\n%s", errs, caseText)
 	rules := regexp.MustCompile(`(?m)^    - name: `).FindAllString(out, -1)
 	wantLines(t, "stderr", errs,
-		"16 decision records read from 2 audit log(s); 14 to suggest rules from",
+		"18 decision records read from 2 audit log(s); 16 to suggest rules from",
 		"skipped 1: guard rails (no rule decides them)",
 		"skipped 1: denials of enforce mode (--include-denied adds them)",
-		"8 rules suggested; self-check: covers 14 of 14 records",
+		"4 records left to presets (housekeeping 2, catalog-metadata 1, s3-bucket-probes 1)",
+		"7 rules suggested; self-check: covers 16 of 16 records",
+		"hostile corpus: 39 requests tried (7 stopped by guard rails, 0 statements left out as the task ran them), 0 allowed by the suggestion",
 	)
 	golden := filepath.Join("testdata", "suggest.golden.yaml")
 	if *updateGolden {
@@ -116,8 +120,9 @@ func TestPolicySuggest(t *testing.T) {
 	// becomes allowed (the observe run's would-denies); none becomes a denial.
 	withRules := writeFile(t, filepath.Join(dir, "suggested.yaml"), suggestBase+"mode: enforce\n"+out)
 	code, replayed, errs := run(t, "policy", "replay", "-c", withRules, observe)
-	if code != 1 || strings.Contains(replayed, "now deny") || strings.Count(replayed, "was deny (no rule allows), now allow (allowed by rule suggested-") != 13 ||
-		!strings.Contains(replayed, "13 decisions replayed, 13 would change; skipped: 1 guard rails") {
+	if code != 1 || strings.Contains(replayed, "now deny") || strings.Count(replayed, "was deny (no rule allows), now allow (allowed by rule suggested-") != 11 ||
+		strings.Count(replayed, "was deny (no rule allows), now allow (allowed by rule preset.") != 4 ||
+		!strings.Contains(replayed, "15 decisions replayed, 15 would change; skipped: 1 guard rails") {
 		t.Errorf("replay of the observed run: exit %d\n%s%s", code, replayed, errs)
 	}
 	code, replayed, errs = run(t, "policy", "replay", "-c", withRules, enforce)
@@ -172,6 +177,17 @@ func TestPolicySuggestOptions(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "- name: suggested-postgres-delete-1") || !strings.Contains(errs, "self-check: covers 2 of 2 records") {
 		t.Errorf("--include-denied: exit %d\n%s%s", code, out, errs)
 	}
+	// Presets: what a preset allows is left to it, unless --no-presets.
+	tx := recordDecisions(t, "mode: observe\n", []policy.Request{rq.sql("BEGIN"), rq.sql("SELECT * FROM orders"), rq.sql("COMMIT")})
+	code, out, errs = run(t, "policy", "suggest", tx)
+	if code != 0 || !strings.Contains(out, "\n  include: [housekeeping]\n") || strings.Contains(out, "transaction") ||
+		!strings.Contains(errs, "2 records left to presets (housekeeping 2)") || !strings.Contains(errs, "covers 3 of 3 records") {
+		t.Errorf("presets: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = run(t, "policy", "suggest", "--no-presets", tx)
+	if code != 0 || strings.Contains(out, "include:") || !strings.Contains(out, `sql.kind == "transaction" && sql.command in ["BEGIN", "COMMIT"]`) {
+		t.Errorf("--no-presets: exit %d\n%s%s", code, out, errs)
+	}
 	// Keys that YAML or CEL would misread unquoted print so that they read back.
 	odd := recordDecisions(t, "mode: observe\n", []policy.Request{
 		rq.s3("GetObject", "lake", "a: b/x.csv"),
@@ -213,12 +229,12 @@ func TestPolicySuggestSelfCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := checkSuggestion(suggestionYAML(rules, len(in.reqs)), rules, in); n != 2 || err != nil {
+	if _, n, err := checkSuggestion(suggestionYAML(rules, len(in.reqs), nil, nil), rules, in); n != 2 || err != nil {
 		t.Fatalf("the suggested rules: cover %d, %v", n, err)
 	}
 	rules[1].Conditions = append(rules[1].Conditions, `s3.key.startsWith("cooked/")`)
 	rules[1].Allow = strings.Join(rules[1].Conditions, " && ")
-	n, err := checkSuggestion(suggestionYAML(rules, len(in.reqs)), rules, in)
+	_, n, err := checkSuggestion(suggestionYAML(rules, len(in.reqs), nil, nil), rules, in)
 	if n != 1 || err == nil || !strings.Contains(err.Error(), log+":1 (seq 1) s3 GetObject lake/raw/a.csv: not allowed by suggested-s3-GetObject-1 (no rule allows)") {
 		t.Errorf("narrowed rule: cover %d, %v", n, err)
 	}
