@@ -86,6 +86,9 @@ func (b *Builder) Add(name string, r io.Reader) error {
 	b.classify(&lg, res.rep, res.err)
 	for _, run := range runs {
 		run.Chain, run.ChainDetail = lg.Chain, lg.Detail
+		if lg.Chain == ChainBroken {
+			run.ChainDetail = fmt.Sprintf("at seq %d", lg.BrokenSeq)
+		}
 		if lg.Chain == ChainBroken && lg.BrokenSeq > 0 && run.LastSeq < lg.BrokenSeq {
 			run.Chain, run.ChainDetail = b.okStatus(), ""
 		}

@@ -226,3 +226,33 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+func TestTimelineStaysBounded(t *testing.T) {
+	dir := t.TempDir()
+	// Runs a day apart plus a sub-second burst: the span, not the count
+	// of distinct seconds, sets the bucket width.
+	var specs []runSpec
+	for d := range 5 {
+		specs = append(specs, runSpec{task: "t", start: t0.Add(time.Duration(d) * 24 * time.Hour), allowed: []string{"a.b", "a.c"}})
+	}
+	writeLog(t, filepath.Join(dir, "x.jsonl"), testKey, specs...)
+	rep := generate(t, testKey, dir)
+	tl := rep.Timeline
+	if n := len(tl.Buckets); n == 0 || n > 240 {
+		t.Fatalf("%d buckets", n)
+	}
+	span := tl.Buckets[len(tl.Buckets)-1].Start.Sub(tl.Buckets[0].Start)
+	if slots := int64(span.Seconds())/tl.WidthSeconds + 1; slots > 240 {
+		t.Errorf("%d slots of %ds", slots, tl.WidthSeconds)
+	}
+	var n int64
+	for _, b := range tl.Buckets {
+		n += b.Allowed + b.Denied
+	}
+	if n != 10 {
+		t.Errorf("timeline holds %d decisions, want 10", n)
+	}
+	if w := tl.WidthSeconds; !tl.Buckets[0].Start.Equal(time.Unix(t0.Unix()/w*w, 0)) {
+		t.Errorf("first bucket %s, width %ds", tl.Buckets[0].Start, tl.WidthSeconds)
+	}
+}

@@ -14,6 +14,7 @@ const maxBuckets = 240
 type timeline struct {
 	width   int64 // seconds per bucket
 	buckets map[int64]*Bucket
+	lo, hi  int64 // first and last bucket key
 }
 
 // Bucket is one interval of the decision timeline.
@@ -29,14 +30,19 @@ func (tl *timeline) add(t time.Time, denied bool) {
 	if t.IsZero() {
 		return
 	}
-	k := t.Unix() / tl.width
+	sec := t.Unix()
+	k := floorDiv(sec, tl.width)
 	b := tl.buckets[k]
 	if b == nil {
+		if len(tl.buckets) == 0 {
+			tl.lo, tl.hi = k, k
+		}
+		tl.lo, tl.hi = min(tl.lo, k), max(tl.hi, k)
 		b = &Bucket{}
 		tl.buckets[k] = b
-		if len(tl.buckets) > maxBuckets {
+		if tl.hi-tl.lo >= maxBuckets {
 			tl.widen()
-			b = tl.buckets[t.Unix()/tl.width]
+			b = tl.buckets[floorDiv(sec, tl.width)]
 		}
 	}
 	if denied {
@@ -46,13 +52,23 @@ func (tl *timeline) add(t time.Time, denied bool) {
 	}
 }
 
-// widen doubles the bucket width until the buckets fit again.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// widen doubles the bucket width until the covered span fits in
+// maxBuckets buckets again.
 func (tl *timeline) widen() {
-	for len(tl.buckets) > maxBuckets {
+	for tl.hi-tl.lo >= maxBuckets {
 		tl.width *= 2
+		tl.lo, tl.hi = floorDiv(tl.lo, 2), floorDiv(tl.hi, 2)
 		merged := make(map[int64]*Bucket, len(tl.buckets)/2+1)
 		for k, b := range tl.buckets {
-			nk := k * (tl.width / 2) / tl.width
+			nk := floorDiv(k, 2)
 			m := merged[nk]
 			if m == nil {
 				m = &Bucket{}
