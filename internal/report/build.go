@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -63,41 +62,35 @@ func NewBuilder(key []byte) *Builder {
 func (b *Builder) Records() int64 { return b.total }
 
 // Add reads one log from r, verifying its chain while aggregating its
-// records in the same pass. name labels the log in the report.
+// records in the same pass and on the same goroutine: every chunk the
+// verifier reads is also split into lines and folded into per-run totals.
+// name labels the log in the report.
 func (b *Builder) Add(name string, r io.Reader) error {
-	pr, pw := io.Pipe()
-	type result struct {
-		rep audit.Report
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		rep, err := audit.Verify(io.TeeReader(r, pw), audit.VerifyOptions{Key: b.key})
-		// Verify stops at the first problem: pass the rest on so the
-		// report still covers every record.
-		_, cerr := io.Copy(pw, r)
-		pw.CloseWithError(cerr)
-		done <- result{rep, err}
-	}()
-	lg := Log{Source: name}
-	runs, aggErr := b.aggregate(name, pr, &lg)
-	_, _ = io.Copy(io.Discard, pr) // unblock the verifier if aggregation stopped early
-	res := <-done
-	b.classify(&lg, res.rep, res.err)
-	for _, run := range runs {
+	a := &aggregator{b: b, name: name, lg: Log{Source: name}}
+	rep, verr := audit.Verify(io.TeeReader(r, a), audit.VerifyOptions{Key: b.key})
+	// Verify stops at the first problem: read the rest so the report
+	// still covers every record.
+	_, rerr := io.Copy(a, r)
+	a.flush()
+	b.classify(&a.lg, rep, verr)
+	lg := &a.lg
+	for _, run := range a.runs {
 		run.Chain, run.ChainDetail = lg.Chain, lg.Detail
 		if lg.Chain == ChainBroken {
 			run.ChainDetail = fmt.Sprintf("at seq %d", lg.BrokenSeq)
-		}
-		if lg.Chain == ChainBroken && lg.BrokenSeq > 0 && run.LastSeq < lg.BrokenSeq {
-			run.Chain, run.ChainDetail = b.okStatus(), ""
+			if lg.BrokenSeq > 0 && run.LastSeq < lg.BrokenSeq {
+				run.Chain, run.ChainDetail = b.okStatus(), ""
+			}
 		}
 		run.finish()
 	}
-	lg.Runs = len(runs)
-	b.logs = append(b.logs, lg)
-	b.runs = append(b.runs, runs...)
-	return aggErr
+	lg.Runs = len(a.runs)
+	b.logs = append(b.logs, *lg)
+	b.runs = append(b.runs, a.runs...)
+	if rerr != nil {
+		return fmt.Errorf("read %s: %w", name, rerr)
+	}
+	return nil
 }
 
 func (b *Builder) okStatus() string {
@@ -127,50 +120,81 @@ func (b *Builder) classify(lg *Log, rep audit.Report, err error) {
 	}
 }
 
-// aggregate splits the log into runs and folds each record into its run.
-func (b *Builder) aggregate(name string, r io.Reader, lg *Log) ([]*Run, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var runs []*Run
-	var cur *Run
-	var line []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			if len(line)+len(chunk) <= audit.MaxLineBytes+1 {
-				line = append(line, chunk...)
-			} else {
-				line = append(line[:0], '!') // too long: counted as malformed below
-			}
-			continue
-		case err != nil && !errors.Is(err, io.EOF):
-			return runs, fmt.Errorf("read %s: %w", name, err)
+// aggregator is the io.Writer side of Add: it splits what it is given
+// into lines, splits the lines into runs and folds each record into its
+// run. A line longer than audit.MaxLineBytes is skipped as malformed.
+type aggregator struct {
+	b       *Builder
+	name    string
+	lg      Log
+	runs    []*Run
+	cur     *Run
+	partial []byte // the start of a line not yet ended
+	tooLong bool   // partial overflowed: drop until the next newline
+}
+
+func (a *aggregator) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			a.keep(p)
+			break
 		}
-		if len(line) > 0 {
-			line = append(line, chunk...)
-			chunk = line
+		line := p[:i]
+		if len(a.partial) > 0 || a.tooLong {
+			a.keep(line)
+			line = a.partial
 		}
-		if t := bytes.TrimSpace(chunk); len(t) > 0 {
-			var rec record
-			if json.Unmarshal(t, &rec) != nil || rec.Event == "" {
-				lg.Malformed++
-			} else {
-				lg.Records++
-				b.total++
-				if cur == nil || (rec.Event == "lifecycle" && rec.Phase == "start" && cur.Records > 0) {
-					cur = newRun(name)
-					runs = append(runs, cur)
-				}
-				cur.add(&rec, &b.g)
-				if rec.Event == "lifecycle" && rec.Phase == "exit" {
-					cur = nil
-				}
-			}
+		if a.tooLong {
+			a.lg.Malformed++
+		} else {
+			a.line(line)
 		}
-		line = line[:0]
-		if err != nil {
-			return runs, nil
-		}
+		a.partial, a.tooLong = a.partial[:0], false
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// keep holds part of a line until its newline arrives.
+func (a *aggregator) keep(p []byte) {
+	if a.tooLong || len(a.partial)+len(p) > audit.MaxLineBytes {
+		a.tooLong, a.partial = true, a.partial[:0]
+		return
+	}
+	a.partial = append(a.partial, p...)
+}
+
+// flush folds a last line that has no newline.
+func (a *aggregator) flush() {
+	if a.tooLong {
+		a.lg.Malformed++
+	} else if len(a.partial) > 0 {
+		a.line(a.partial)
+	}
+	a.partial, a.tooLong = nil, false
+}
+
+func (a *aggregator) line(l []byte) {
+	l = bytes.TrimSpace(l)
+	if len(l) == 0 {
+		return
+	}
+	var rec record
+	if json.Unmarshal(l, &rec) != nil || rec.Event == "" {
+		a.lg.Malformed++
+		return
+	}
+	a.lg.Records++
+	a.b.total++
+	if a.cur == nil || (rec.Event == "lifecycle" && rec.Phase == "start" && a.cur.Records > 0) {
+		a.cur = newRun(a.name)
+		a.runs = append(a.runs, a.cur)
+	}
+	a.cur.add(&rec, &a.b.g)
+	if rec.Event == "lifecycle" && rec.Phase == "exit" {
+		a.cur = nil
 	}
 }
 

@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -110,3 +111,5 @@ func fleet(t testing.TB, dir string, key []byte) {
 	writeLog(t, filepath.Join(dir, "2026-12-02", "c.jsonl"), key,
 		runSpec{task: "nightly-sales", start: t0.Add(48 * time.Hour), policy: policyB, allowed: many, denied: []string{"lake/raw/pii.csv", "lake/raw/pii2.csv"}})
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
