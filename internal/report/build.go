@@ -64,7 +64,8 @@ func (b *Builder) Records() int64 { return b.total }
 // Add reads one log from r, verifying its chain while aggregating its
 // records in the same pass and on the same goroutine: every chunk the
 // verifier reads is also split into lines and folded into per-run totals.
-// name labels the log in the report.
+// name labels the log in the report. A read error marks the log
+// unreadable (its records read so far still count) and is returned.
 func (b *Builder) Add(name string, r io.Reader) error {
 	a := &aggregator{b: b, name: name, lg: Log{Source: name}}
 	rep, verr := audit.Verify(io.TeeReader(r, a), audit.VerifyOptions{Key: b.key})
@@ -74,6 +75,9 @@ func (b *Builder) Add(name string, r io.Reader) error {
 	a.flush()
 	b.classify(&a.lg, rep, verr)
 	lg := &a.lg
+	if rerr != nil && lg.Chain != ChainUnreadable {
+		lg.Chain, lg.Detail = ChainUnreadable, rerr.Error()
+	}
 	for _, run := range a.runs {
 		run.Chain, run.ChainDetail = lg.Chain, lg.Detail
 		if lg.Chain == ChainBroken {

@@ -3,11 +3,14 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/airlockproxy/airlock/internal/report"
@@ -254,5 +257,38 @@ func TestTimelineStaysBounded(t *testing.T) {
 	}
 	if w := tl.WidthSeconds; !tl.Buckets[0].Start.Equal(time.Unix(t0.Unix()/w*w, 0)) {
 		t.Errorf("first bucket %s, width %ds", tl.Buckets[0].Start, tl.WidthSeconds)
+	}
+}
+
+func TestReadErrorMarksLogUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.jsonl")
+	data := writeLog(t, good, testKey, runSpec{task: "t", start: t0, allowed: []string{"a.b"}})
+	cut := bytes.Index(data, []byte("\n")) + 1
+	srcs := []report.Source{
+		{Name: "s3://b/reset.jsonl", Open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(io.MultiReader(bytes.NewReader(data[:cut]), iotest.ErrReader(errors.New("connection reset")))), nil
+		}},
+		{Name: "s3://b/denied.jsonl", Open: func(context.Context) (io.ReadCloser, error) { return nil, errors.New("AccessDenied") }},
+	}
+	more, err := report.Expand(context.Background(), []string{good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := report.Generate(context.Background(), append(srcs, more...), report.Options{Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Logs) != 3 || rep.BrokenLogs != 2 {
+		t.Fatalf("%d logs, %d not verified: %+v", len(rep.Logs), rep.BrokenLogs, rep.Logs)
+	}
+	if lg := rep.Logs[0]; lg.Chain != report.ChainUnreadable || !strings.Contains(lg.Detail, "connection reset") || lg.Records != 1 {
+		t.Errorf("reset log: %+v", lg)
+	}
+	if lg := rep.Logs[1]; lg.Chain != report.ChainUnreadable || !strings.Contains(lg.Detail, "AccessDenied") {
+		t.Errorf("denied log: %+v", lg)
+	}
+	if lg := rep.Logs[2]; lg.Chain != report.ChainVerified {
+		t.Errorf("good log after them: %+v", lg)
 	}
 }

@@ -51,8 +51,8 @@ func Generate(ctx context.Context, srcs []Source, opts Options) (*Report, error)
 	return b.Report(now()), nil
 }
 
-// addSource reads one source; a source that cannot be opened is reported
-// as an unreadable log rather than ending the report.
+// addSource reads one source; a source that cannot be opened or read to
+// its end is reported as an unreadable log rather than ending the report.
 func (b *Builder) addSource(ctx context.Context, s Source) error {
 	rc, err := s.Open(ctx)
 	if err != nil {
@@ -60,8 +60,8 @@ func (b *Builder) addSource(ctx context.Context, s Source) error {
 		return nil
 	}
 	defer rc.Close()
-	if err := b.Add(s.Name, rc); err != nil {
-		return fmt.Errorf("report %s: %w", s.Name, err)
-	}
-	return nil
+	// A read error is in the report as an unreadable log; the other logs
+	// are still read.
+	_ = b.Add(s.Name, rc)
+	return ctx.Err()
 }
