@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need on a fresh Debian machine:
 # Debian packages (psql, PgBouncer, psycopg2, psycopg 3, asyncpg, SQLAlchemy,
-# boto3, s3cmd, the AWS CLI when Debian has it, the PostgreSQL server when
+# boto3, s3cmd, Chromium for the audit report's headless browser test, the
+# AWS CLI when Debian has it, the PostgreSQL server when
 # initdb is missing), the unprivileged user internal/pgtest runs PostgreSQL
 # as when tests run as root, and MinIO in bin/ (scripts/install-minio.sh).
 #
@@ -43,7 +44,7 @@ if find_initdb; then
 else
 	missing+=(postgresql)
 fi
-for pkg in pgbouncer python3-psycopg2 python3-boto3 python3-asyncpg python3-psycopg python3-sqlalchemy s3cmd; do
+for pkg in pgbouncer python3-psycopg2 python3-boto3 python3-asyncpg python3-psycopg python3-sqlalchemy s3cmd chromium; do
 	if installed "$pkg"; then say "$pkg present"; else missing+=("$pkg"); fi
 done
 # promtool (Debian's prometheus package) checks the /metrics exposition.

@@ -12,6 +12,9 @@ import (
 )
 
 func cmdAudit(args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) > 0 && args[0] == "report" {
+		return cmdAuditReport(args[1:], stdout, stderr)
+	}
 	if len(args) == 2 && args[0] == "summary" {
 		return cmdAuditSummary(args[1], stdout)
 	}

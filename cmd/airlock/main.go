@@ -30,6 +30,7 @@ Usage:
   airlock policy suggest [-c airlock.yaml] AUDIT…  allow rules for what a recorded task did (learn mode)
   airlock audit verify [--key-file F] FILE     check an audit log's record chain
   airlock audit summary FILE                   decisions by rule, denials, credential lifetimes
+  airlock audit report [--key-file F] [-o F] [--format json] PATH…  one HTML page over many runs (files, dirs, globs, s3://)
   airlock revoke-stale -c airlock.yaml [--task ID]  drop ephemeral roles left by a killed Airlock (or one task's)
   airlock wait     [--admin ADDR]              block until a sidecar is ready
   airlock shutdown [--admin ADDR]              ask a running sidecar to stop

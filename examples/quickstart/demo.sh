@@ -110,3 +110,9 @@ if [[ $code -ne 0 || $roles -ne 0 ]]; then
 fi
 echo
 echo "demo finished: the task read sales and wrote its CSV, its PII read and its write outside curated/ were denied, every decision is in a verified audit chain, its role is gone, and its 15-minute S3 session (held by the generated session policy to curated/<date>/) ends by itself"
+
+# The run's report outlives the work directory: one self-contained page.
+report=${AIRLOCK_DEMO_REPORT:-/tmp/airlock-demo-report.html}
+say "7. The audit report of this run (open it in a browser; it loads nothing from the network)"
+"$AIRLOCK" audit report --key-file "$AUDIT_KEY_FILE" -o "$report" "$AUDIT_PATH"
+echo "report: $report"
