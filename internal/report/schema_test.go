@@ -147,6 +147,7 @@ func everyKind(t *testing.T) []byte {
 		{Event: audit.EventLifecycle, Phase: audit.PhaseReady},
 		{Event: audit.EventDecision, RequestID: "r1", Conn: "c1", Client: "127.0.0.1:1", User: "etl", Protocol: "postgres",
 			Action: "select", Resources: []string{"a.b", "c.d"}, Statement: strings.Repeat("SELECT 1; ", 500),
+			Kinds: []string{"select", "delete"}, Functions: []string{"pg_catalog.now"},
 			Decision: audit.DecisionAllow, Mode: audit.ModeEnforce, Rules: []string{"r"}, Reason: "allowed by r", Latency: 1500 * time.Nanosecond},
 		{Event: audit.EventDecision, Protocol: "s3", Action: "GetObject", Resources: []string{"lake/raw/x"}, Decision: audit.DecisionDeny, Reason: "no rule allows it"},
 		{Event: audit.EventDecision, Protocol: "http", Action: "CONNECT", Resources: []string{"example.com:443"}, Decision: audit.DecisionAllow,
@@ -158,6 +159,7 @@ func everyKind(t *testing.T) []byte {
 			ID: "airlock_x", Source: "ephemeral-role", Upstream: "postgres", Status: st, Expiry: t0}})
 	}
 	recs = append(recs, &audit.Record{Event: audit.EventCredential, Credential: &audit.Credential{Status: audit.CredentialIssued}},
+		&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseResume, Detail: "audit sink failed; resumed"},
 		&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseDrain},
 		&audit.Record{Event: audit.EventLifecycle, Phase: audit.PhaseExit, Detail: "task: exited (exit 0)"})
 	for _, r := range recs {
