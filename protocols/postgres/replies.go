@@ -1,0 +1,309 @@
+package postgres
+
+import (
+	"sync"
+)
+
+// Reply tracking: every client message the server answers gets an entry,
+// in order, naming the reply that will answer it and the change to the
+// session model that reply confirms. The server answers in order, so the
+// entry at the head is always the one being answered: its change is
+// applied when the server confirms it, dropped when the server refuses it
+// or skips it after an error (to the next Sync in the extended protocol, to
+// the end of the Query in the simple one). Entries for Airlock's own
+// messages (the statement raising a denial, the check of the pinned
+// parameters) are hidden: their replies never reach the client.
+
+type replyKind uint8
+
+const (
+	rParse     replyKind = iota + 1 // ParseComplete
+	rBind                           // BindComplete
+	rClose                          // CloseComplete
+	rDescribe                       // RowDescription or NoData
+	rExecute                        // CommandComplete, EmptyQueryResponse or PortalSuspended
+	rStatement                      // one statement of a simple Query: CommandComplete or EmptyQueryResponse
+	rSync                           // ReadyForQuery after Sync
+	rQueryEnd                       // ReadyForQuery ending a Query
+)
+
+func (k replyKind) extended() bool { return k <= rExecute }
+func (k replyKind) syncs() bool    { return k == rSync || k == rQueryEnd }
+
+// accepts reports whether a reply of message type typ answers an entry of
+// kind k.
+func (k replyKind) accepts(typ byte) bool {
+	switch typ {
+	case '1':
+		return k == rParse
+	case '2':
+		return k == rBind
+	case '3':
+		return k == rClose
+	case 'T', 'n':
+		return k == rDescribe
+	case 'C', 'I':
+		return k == rExecute || k == rStatement
+	case 's':
+		return k == rExecute
+	}
+	return false
+}
+
+// owed is one reply the server owes.
+type owed struct {
+	kind   replyKind
+	hidden bool // Airlock's own message: its replies are swallowed
+	verify bool // Airlock's check of the pinned parameters
+	span   uint64
+	close  byte        // rClose: 'S' statement or 'P' portal
+	name   string      // statement (Parse, Close) or portal (Bind, Execute, Close)
+	stmt   string      // Bind: the statement
+	info   stmtInfo    // Parse: the statement
+	fx     []sqlEffect // a Query's statement: its effects
+	done   chan struct{}
+}
+
+// effectful reports whether confirming o can change prepared statements
+// or portals.
+func (o *owed) effectful() bool {
+	switch o.kind {
+	case rParse, rBind, rClose, rExecute:
+		return true
+	case rStatement:
+		return len(o.fx) > 0
+	}
+	return false
+}
+
+// replies is the queue of owed replies and the session model they update.
+// fromClient pushes, fromUpstream answers.
+type replies struct {
+	mu       sync.Mutex
+	q        []owed
+	span     uint64 // spans pushed: a span ends with each Sync or Query
+	skipping bool   // the server skips to the next Sync (an error with none queued)
+	m        *model
+	changed  chan struct{} // closed and replaced whenever entries leave the queue
+}
+
+func newReplies() *replies {
+	return &replies{m: newModel(), changed: make(chan struct{})}
+}
+
+// push queues an entry in the current span; a sync entry ends the span.
+func (r *replies) push(o owed) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o.span = r.span
+	if o.kind.syncs() {
+		r.span++
+	}
+	if r.skipping && o.kind != rSync {
+		r.release(&o) // the server ignores it
+		return
+	}
+	r.skipping = false
+	r.q = append(r.q, o)
+}
+
+// currentSpan is the span the next pushed entry joins.
+func (r *replies) currentSpan() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.span
+}
+
+func (r *replies) release(o *owed) {
+	if o.done != nil {
+		close(o.done)
+		o.done = nil
+	}
+}
+
+// pop removes the head entry (the caller holds mu).
+func (r *replies) pop() owed {
+	o := r.q[0]
+	r.q[0] = owed{}
+	r.q = r.q[1:]
+	if len(r.q) == 0 {
+		r.q = nil
+	}
+	r.release(&o)
+	close(r.changed)
+	r.changed = make(chan struct{})
+	return o
+}
+
+// head reports whether the reply now arriving answers a hidden entry and
+// whether that entry is the pinned-parameter check; for replies that do
+// not end an entry (DataRow, RowDescription of a Query, ErrorResponse is
+// handled by failed).
+func (r *replies) head() (hidden, verify bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.q) == 0 {
+		return false, false
+	}
+	return r.q[0].hidden, r.q[0].verify
+}
+
+// answer handles a reply of type typ ('1', '2', '3', 'T', 'n', 'C', 'I',
+// 's'; tag is CommandComplete's) and reports whether to swallow it.
+func (r *replies) answer(typ byte, tag string) (hidden bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.q) > 0 && typ == 'T' && !r.q[0].kind.accepts('T') {
+		return r.q[0].hidden // a Query's or Execute's rows
+	}
+	for len(r.q) > 0 && !r.q[0].kind.syncs() {
+		if !r.q[0].kind.accepts(typ) {
+			if typ == 'T' || typ == 'n' {
+				return r.q[0].hidden
+			}
+			r.pop() // out of step: never confirmed, never applied
+			continue
+		}
+		o := r.pop()
+		r.confirm(&o, typ, tag)
+		return o.hidden
+	}
+	return false
+}
+
+// confirm applies the change a reply confirms.
+func (r *replies) confirm(o *owed, typ byte, tag string) {
+	m := r.m
+	switch o.kind {
+	case rParse:
+		m.stmts[o.name] = o.info
+	case rBind:
+		m.bind(o.name, o.stmt)
+	case rClose:
+		if o.close == 'S' {
+			delete(m.stmts, o.name)
+		} else {
+			delete(m.portals, o.name)
+		}
+	case rExecute:
+		if typ == 'C' {
+			m.complete(m.portals[o.name].fx, tag)
+		}
+	case rStatement:
+		if typ == 'C' {
+			m.complete(o.fx, tag)
+		}
+	}
+}
+
+// failed handles an ErrorResponse: the entry it answers is refused, and
+// what the server will now skip is dropped. It reports whether the error
+// answers a hidden entry, and whether that is the pinned-parameter check.
+func (r *replies) failed() (hidden, verify bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m.failed = true
+	if len(r.q) == 0 {
+		return false, false
+	}
+	if r.q[0].kind.syncs() { // e.g. the commit at Sync failed
+		return r.q[0].hidden, false
+	}
+	o := r.pop()
+	if o.kind.extended() {
+		for len(r.q) > 0 && r.q[0].kind != rSync {
+			r.pop()
+		}
+		r.skipping = len(r.q) == 0
+	} else {
+		for len(r.q) > 0 && !r.q[0].kind.syncs() {
+			r.pop()
+		}
+	}
+	return o.hidden, o.verify
+}
+
+// ready handles ReadyForQuery with transaction status status and reports
+// whether to swallow it.
+func (r *replies) ready(status byte) (hidden bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.skipping = false
+	for len(r.q) > 0 {
+		o := r.pop()
+		if o.kind.syncs() {
+			hidden = o.hidden
+			break
+		}
+	}
+	r.m.ready(status)
+	return hidden
+}
+
+// busy reports whether the server owes any reply (a query may be running).
+func (r *replies) busy() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.q) > 0
+}
+
+// settled returns nil when no entry of a span before span that could
+// change the model is still owed; otherwise a channel closed at the next
+// change of the queue.
+func (r *replies) settled(span uint64) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.q {
+		if r.q[i].span >= span {
+			break
+		}
+		if r.q[i].effectful() {
+			return r.changed
+		}
+	}
+	return nil
+}
+
+// speculate returns the model as it will be if every owed entry succeeds:
+// what a statement sent now will find, as far as entries of its own span
+// go (an error among them means it never runs).
+func (r *replies) speculate() *model {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.m.clone()
+	for i := range r.q {
+		o := &r.q[i]
+		switch o.kind {
+		case rParse, rBind, rClose:
+			saved := r.m
+			r.m = m
+			r.confirm(o, 'C', "")
+			r.m = saved
+		case rExecute:
+			m.complete(m.portals[o.name].fx, "")
+		case rStatement:
+			m.complete(o.fx, "")
+		}
+	}
+	return m
+}
+
+// snapshot returns a copy of the confirmed model (for tests).
+func (r *replies) snapshot() *model {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m.clone()
+}
+
+// stmtOpaque reports whether the prepared statement name, as the owed
+// Parses and the model have it, can run opaque code.
+func (r *replies) stmtOpaque(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := len(r.q) - 1; i >= 0; i-- {
+		if r.q[i].kind == rParse && r.q[i].name == name && !r.q[i].hidden {
+			return r.q[i].info.opaque
+		}
+	}
+	return r.m.stmts[name].opaque
+}
