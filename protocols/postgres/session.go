@@ -215,7 +215,7 @@ func (s *session) inspect(typ byte, body []byte) (bool, error) {
 		hidden, verify := s.rep.failed()
 		if verify && code != "25P02" {
 			// Outside a failed transaction the check must succeed.
-			return true, s.endSession("the check of the pinned session parameters failed (SQLSTATE "+code+")")
+			return true, s.endSession("the check of the pinned session parameters failed (SQLSTATE " + code + ")")
 		}
 		return hidden, nil
 	case 'Z':
