@@ -34,10 +34,22 @@ type boundaryError struct{ err error }
 func (e *boundaryError) Error() string { return "read from upstream: " + e.err.Error() }
 func (e *boundaryError) Unwrap() error { return e.err }
 
-// closeBoth closes both sockets and wakes whatever waits on the session.
+// drainWait bounds how long the client socket stays half-open after the
+// session ended, so that what Airlock wrote last reaches the client before
+// the close (closing with unread input would reset the connection, and
+// the client could lose the FATAL).
+const drainWait = 250 * time.Millisecond
+
+// closeBoth closes the upstream socket, half-closes the client's (reads
+// end at the client's EOF or within drainWait; relay closes it after), and
+// wakes whatever waits on the session.
 func (s *session) closeBoth() {
 	s.doneOnce.Do(func() { close(s.done) })
 	_ = s.up.Close()
+	if cw, ok := s.client.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		_ = s.client.SetReadDeadline(time.Now().Add(drainWait))
+		return
+	}
 	_ = s.client.Close()
 }
 
@@ -98,7 +110,8 @@ func (s *session) stop() {
 // a FATAL, and returns errEnded, on which relay closes both sockets before
 // anything more the client sent is forwarded.
 func (s *session) endSession(reason string) error {
-	s.doneOnce.Do(func() { close(s.done) }) // fromClient forwards nothing more
+	_ = s.up.Close()                        // nothing more reaches the server
+	s.doneOnce.Do(func() { close(s.done) }) // fromClient waits no more
 	s.guard(reason, "set")
 	_ = s.client.SetWriteDeadline(time.Now().Add(closeWait))
 	_ = s.sendClient(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "42501",

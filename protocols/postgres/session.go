@@ -28,6 +28,14 @@ func (s *session) relay() error {
 		s.closeBoth()
 		other = <-cl
 	case err = <-cl:
+		if errors.Is(err, errEnded) {
+			// The upstream side is ending the session and telling the
+			// client why: let it finish.
+			err = <-up
+			s.closeBoth()
+			other = nil
+			break
+		}
 		s.clientGone.Store(true)
 		s.closeBoth()
 		other = <-up
@@ -37,6 +45,11 @@ func (s *session) relay() error {
 		s.closeBoth()
 		other = <-cl
 	}
+	// fromClient may have stopped on the drain deadline.
+	if ne, ok := other.(net.Error); ok && ne.Timeout() {
+		other = nil
+	}
+	_ = s.client.Close()
 	if quiet(err) {
 		err = other
 	}
