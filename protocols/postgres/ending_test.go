@@ -83,7 +83,7 @@ func TestPinnedChangeEndsSession(t *testing.T) {
 				t.Fatalf("got FATAL %+v, want 42501 naming the pinned parameter", fatal)
 			}
 			r.wantServed(t, time.Second)
-			if n := r.admin(t, "SELECT count(*) FROM sales.hits WHERE what LIKE '"+c.name+"%'")+
+			if n := r.admin(t, "SELECT count(*) FROM sales.hits WHERE what LIKE '"+c.name+"%'") +
 				r.admin(t, "SELECT count(*) FROM public.hits WHERE what LIKE '"+c.name+"%'"); n != "00" {
 				t.Fatalf("statements after the change ran upstream (sales, public counts %s)", n)
 			}
