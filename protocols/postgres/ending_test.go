@@ -139,3 +139,23 @@ func TestStopCancelsQuery(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPinnedCheck measures what the check of the pinned parameters
+// costs: a statement that runs no opaque code is never followed by one; a
+// call of a user function is, once.
+func BenchmarkPinnedCheck(b *testing.B) {
+	r := startSessionRig(b)
+	hj := r.connect(b)
+	for _, c := range []struct{ name, sql string }{
+		{"builtin", "SELECT pg_catalog.abs(-1)"},
+		{"user_function", "SELECT sales.harmless()"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if perr, _, _ := simple(b, hj, c.sql); perr != nil {
+					b.Fatal(perr.Message)
+				}
+			}
+		})
+	}
+}

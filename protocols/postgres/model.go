@@ -29,7 +29,7 @@ type portalInfo struct {
 	sql    policy.SQL
 	fx     []sqlEffect
 	opaque bool
-	cursor bool // declared with SQL: pg_cursors lists it
+	cursor bool // pg_cursors lists it: DECLAREd or Bound (a simple Query's portal is not)
 	hold   bool // WITH HOLD: survives its transaction's commit
 	inTxn  bool // created in the transaction in progress
 	depth  int  // savepoints open when it was created
@@ -230,5 +230,13 @@ func (m *model) ready(status byte) {
 // bind creates a portal from a prepared statement.
 func (m *model) bind(portal, stmt string) {
 	s := m.stmts[stmt]
-	m.portals[portal] = portalInfo{sql: s.sql, fx: s.fx, opaque: s.opaque, inTxn: true, depth: len(m.savepoints)}
+	m.portals[portal] = portalInfo{sql: s.sql, fx: s.fx, opaque: s.opaque, cursor: true,
+		inTxn: true, depth: len(m.savepoints)}
+}
+
+// simpleQuery applies what every simple Query does: it runs in the
+// unnamed statement and portal, so those of the extended protocol are gone.
+func (m *model) simpleQuery() {
+	delete(m.stmts, "")
+	delete(m.portals, "")
 }

@@ -55,13 +55,16 @@ type owed struct {
 	kind   replyKind
 	hidden bool // Airlock's own message: its replies are swallowed
 	verify bool // Airlock's check of the pinned parameters
-	span   uint64
-	close  byte        // rClose: 'S' statement or 'P' portal
-	name   string      // statement (Parse, Close) or portal (Bind, Execute, Close)
-	stmt   string      // Bind: the statement
-	info   stmtInfo    // Parse: the statement
-	fx     []sqlEffect // a Query's statement: its effects
-	done   chan struct{}
+	// resolve: Airlock's read of the server's prepared statements, to
+	// settle what an ambiguous error left (see failed)
+	resolve bool
+	span    uint64
+	close   byte        // rClose: 'S' statement or 'P' portal
+	name    string      // statement (Parse, Close) or portal (Bind, Execute, Close)
+	stmt    string      // Bind: the statement
+	info    stmtInfo    // Parse: the statement
+	fx      []sqlEffect // a Query's statement: its effects
+	done    chan struct{}
 }
 
 // effectful reports whether confirming o can change prepared statements
@@ -85,6 +88,11 @@ type replies struct {
 	skipping bool   // the server skips to the next Sync (an error with none queued)
 	m        *model
 	changed  chan struct{} // closed and replaced whenever entries leave the queue
+	// uncertain are effects the server may or may not have applied; seen
+	// collects the prepared statements the server lists meanwhile.
+	uncertain []sqlEffect
+	resolving bool
+	seen      map[string]bool
 }
 
 func newReplies() *replies {
@@ -139,13 +147,13 @@ func (r *replies) pop() owed {
 // whether that entry is the pinned-parameter check; for replies that do
 // not end an entry (DataRow, RowDescription of a Query, ErrorResponse is
 // handled by failed).
-func (r *replies) head() (hidden, verify bool) {
+func (r *replies) head() (hidden, verify, resolve bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.q) == 0 {
-		return false, false
+		return false, false, false
 	}
-	return r.q[0].hidden, r.q[0].verify
+	return r.q[0].hidden, r.q[0].verify, r.q[0].resolve
 }
 
 // answer handles a reply of type typ ('1', '2', '3', 'T', 'n', 'C', 'I',
@@ -193,7 +201,64 @@ func (r *replies) confirm(o *owed, typ byte, tag string) {
 		if typ == 'C' {
 			m.complete(o.fx, tag)
 		}
+		if o.resolve {
+			r.settle()
+		}
 	}
+}
+
+// namesStatements reports whether fx change prepared statements.
+func namesStatements(fx []sqlEffect) bool {
+	for _, e := range fx {
+		switch e.op {
+		case opPrepare, opDeallocate, opDeallocateAll, opDiscardAll:
+			return true
+		}
+	}
+	return false
+}
+
+// needsResolve reports whether the model holds uncertain effects that no
+// read of the server's prepared statements is settling yet, and marks one
+// as under way.
+func (r *replies) needsResolve() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.uncertain) == 0 || r.resolving {
+		return false
+	}
+	r.resolving, r.seen = true, map[string]bool{}
+	return true
+}
+
+// resolveRow notes a prepared statement the server lists.
+func (r *replies) resolveRow(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen != nil {
+		r.seen[name] = true
+	}
+}
+
+// settle applies the uncertain effects as the server's list shows them
+// (the caller holds mu).
+func (r *replies) settle() {
+	m := r.m
+	for _, e := range r.uncertain {
+		switch e.op {
+		case opPrepare:
+			if _, ok := m.stmts[e.name]; !ok && r.seen[e.name] {
+				m.stmts[e.name] = stmtInfo{sql: e.sql, opaque: e.opaque}
+			}
+		case opDeallocate, opDeallocateAll, opDiscardAll:
+			for k := range m.stmts {
+				if k != "" && !r.seen[k] && (e.op != opDeallocate || k == e.name) {
+					delete(m.stmts, k)
+				}
+			}
+		}
+	}
+	r.uncertain, r.resolving, r.seen = nil, false, nil
 }
 
 // failed handles an ErrorResponse: the entry it answers is refused, and
@@ -210,6 +275,15 @@ func (r *replies) failed() (hidden, verify bool) {
 		return r.q[0].hidden, false
 	}
 	o := r.pop()
+	if o.resolve { // give up: the model stays as the server's replies left it
+		r.uncertain, r.resolving, r.seen = nil, false, nil
+	}
+	if o.kind == rStatement && len(r.q) > 0 && r.q[0].kind == rQueryEnd && namesStatements(o.fx) {
+		// The last statement of a Query reports its CommandComplete only
+		// after the implicit transaction commits: this error may be the
+		// commit's, after the statement's own (non-transactional) effect.
+		r.uncertain = append(r.uncertain, o.fx...)
+	}
 	if o.kind.extended() {
 		for len(r.q) > 0 && r.q[0].kind != rSync {
 			r.pop()
@@ -231,6 +305,9 @@ func (r *replies) ready(status byte) (hidden bool) {
 	r.skipping = false
 	for len(r.q) > 0 {
 		o := r.pop()
+		if o.kind == rQueryEnd {
+			r.m.simpleQuery()
+		}
 		if o.kind.syncs() {
 			hidden = o.hidden
 			break

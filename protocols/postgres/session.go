@@ -179,11 +179,20 @@ func (s *session) upstreamFrame(typ byte, n int, buf []byte) ([]byte, error) {
 	case 'c':
 		s.batchUpstream(false)
 	case 'D', 'd': // rows: copied in runs
-		if hidden, verify := s.rep.head(); hidden && typ == 'D' {
-			if buf, err = s.ur.body(buf, n, 64<<10); err != nil || !verify {
+		if hidden, verify, resolve := s.rep.head(); hidden && typ == 'D' {
+			if buf, err = s.ur.body(buf, n, 64<<10); err != nil {
 				return buf, err
 			}
-			return buf, s.checkVerifyRow(buf)
+			switch {
+			case verify:
+				return buf, s.checkVerifyRow(buf)
+			case resolve:
+				var row pgproto3.DataRow
+				if err := row.Decode(buf); err == nil && len(row.Values) == 1 {
+					s.rep.resolveRow(string(row.Values[0]))
+				}
+			}
+			return buf, nil
 		}
 		return buf, s.ur.copyRun(s.cw, typ, n)
 	case 'C', 'E', 'Z', 'S':

@@ -38,11 +38,18 @@ func pinnedNames(pinned map[string]string) []string {
 }
 
 // verifyIfDue runs the check when the last statement forwarded could have
-// changed a pinned parameter. Called before forwarding a message that runs
+// changed a pinned parameter, after reading the server's prepared
+// statements when an error left it unclear whether a PREPARE or DEALLOCATE
+// took effect. Called before forwarding a message that runs
 // something (never inside COPY, never inside an extended-protocol span:
 // the check is a simple Query, and the server would take it as the end of
 // either).
 func (s *session) verifyIfDue() error {
+	if s.rep.needsResolve() {
+		if err := s.ownQuery(resolveSQL, owed{kind: rStatement, hidden: true, resolve: true}); err != nil {
+			return err
+		}
+	}
 	if !s.verifyDue {
 		return nil
 	}
@@ -50,10 +57,19 @@ func (s *session) verifyIfDue() error {
 	if s.h.verifySQL == "" || s.pinVals == nil {
 		return nil
 	}
+	return s.ownQuery(s.h.verifySQL, owed{kind: rStatement, hidden: true, verify: true})
+}
+
+// resolveSQL lists the server's prepared statements.
+const resolveSQL = "SELECT name FROM pg_catalog.pg_prepared_statements"
+
+// ownQuery sends Airlock's own simple Query (its one statement's entry
+// st), its replies hidden from the client, and waits for its end.
+func (s *session) ownQuery(sql string, st owed) error {
 	done := make(chan struct{})
-	s.rep.push(owed{kind: rStatement, hidden: true, verify: true})
+	s.rep.push(st)
 	s.rep.push(owed{kind: rQueryEnd, hidden: true, done: done})
-	if err := writeQuery(s, s.h.verifySQL); err != nil {
+	if err := writeQuery(s, sql); err != nil {
 		return err
 	}
 	if err := s.uw.Flush(); err != nil {
