@@ -1,7 +1,11 @@
 package postgres
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // The last statement of a Query reports CommandComplete only after the
@@ -38,5 +42,36 @@ func TestErrorAtImplicitCommit(t *testing.T) {
 	}
 	if want := "p2 p3 p4"; want != server[0]+" "+server[1]+" "+server[2] {
 		t.Fatalf("server holds %v, want %s", server, want)
+	}
+}
+
+// COPY FROM STDIN started by Execute: the server ignores the Sync sent
+// after the Execute (libpq sends another after CopyDone), so one
+// ReadyForQuery answers both; the replies that follow stay in step (an
+// injected Parse's ParseComplete is still swallowed).
+func TestExtendedCopyIn(t *testing.T) {
+	r := startSessionRig(t)
+	hj := r.connect(t)
+	send(t, hj.Conn, &pgproto3.Parse{Query: "COPY hits FROM STDIN"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{},
+		&pgproto3.CopyData{Data: []byte("x\n")}, &pgproto3.CopyDone{}, &pgproto3.Sync{})
+	var got []string
+	for _, m := range untilReady(t, hj) {
+		got = append(got, fmt.Sprintf("%T", m))
+	}
+	if want := "*pgproto3.ParseComplete *pgproto3.BindComplete *pgproto3.CopyInResponse *pgproto3.CommandComplete *pgproto3.ReadyForQuery"; strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	// A denied Parse (a guard rail) next: the client sees only the error.
+	send(t, hj.Conn, &pgproto3.Parse{Name: "x", Query: "COPY hits TO PROGRAM 'true'"}, &pgproto3.Sync{},
+		&pgproto3.Parse{Name: "y", Query: "SELECT * FROM a"}, &pgproto3.Sync{})
+	got = nil
+	for _, m := range append(untilReady(t, hj), untilReady(t, hj)...) {
+		got = append(got, fmt.Sprintf("%T", m))
+	}
+	if want := "*pgproto3.ErrorResponse *pgproto3.ReadyForQuery *pgproto3.ParseComplete *pgproto3.ReadyForQuery"; strings.Join(got, " ") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+	if stmts, _ := airlockModel(r.session(t)); len(stmts) != 1 || stmts["y"] == nil {
+		t.Fatalf("model %v, want y only", stmts)
 	}
 }

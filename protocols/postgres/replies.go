@@ -59,6 +59,7 @@ type owed struct {
 	// settle what an ambiguous error left (see failed)
 	resolve bool
 	span    uint64
+	copies  uint64      // CopyDone/CopyFail messages the client had sent before it
 	close   byte        // rClose: 'S' statement or 'P' portal
 	name    string      // statement (Parse, Close) or portal (Bind, Execute, Close)
 	stmt    string      // Bind: the statement
@@ -85,6 +86,7 @@ type replies struct {
 	mu       sync.Mutex
 	q        []owed
 	span     uint64 // spans pushed: a span ends with each Sync or Query
+	copies   uint64 // CopyDone and CopyFail messages seen from the client
 	skipping bool   // the server skips to the next Sync (an error with none queued)
 	m        *model
 	changed  chan struct{} // closed and replaced whenever entries leave the queue
@@ -103,7 +105,7 @@ func newReplies() *replies {
 func (r *replies) push(o owed) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	o.span = r.span
+	o.span, o.copies = r.span, r.copies
 	if o.kind.syncs() {
 		r.span++
 	}
@@ -113,6 +115,33 @@ func (r *replies) push(o owed) {
 	}
 	r.skipping = false
 	r.q = append(r.q, o)
+}
+
+// copyEnd notes the client's CopyDone or CopyFail.
+func (r *replies) copyEnd() {
+	r.mu.Lock()
+	r.copies++
+	r.mu.Unlock()
+}
+
+// copyIn handles CopyInResponse: when an Execute started COPY FROM STDIN,
+// the server ignores every Sync the client sent before ending the copy
+// (libpq sends one after Execute and another after CopyDone).
+func (r *replies) copyIn() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.q) == 0 || r.q[0].kind != rExecute {
+		return
+	}
+	at := r.q[0].copies
+	kept := r.q[:1]
+	for _, o := range r.q[1:] {
+		if o.kind == rSync && o.copies == at {
+			continue
+		}
+		kept = append(kept, o)
+	}
+	r.q = kept
 }
 
 // currentSpan is the span the next pushed entry joins.

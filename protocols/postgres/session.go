@@ -84,7 +84,10 @@ func (s *session) fromClient() error {
 			s.verifyDue = s.verifyDue || s.opaque
 			s.opaque = false
 			err = s.cr.copyFrame(s.uw, typ, n)
-		case 'H', 'd', 'c', 'f':
+		case 'c', 'f':
+			s.rep.copyEnd()
+			err = s.cr.copyFrame(s.uw, typ, n)
+		case 'H', 'd':
 			err = s.cr.copyFrame(s.uw, typ, n)
 		case 'F':
 			err = s.onFunctionCall(n)
@@ -176,6 +179,8 @@ func (s *session) upstreamFrame(typ byte, n int, buf []byte) ([]byte, error) {
 		return buf, s.pass(typ, n, s.rep.answer(typ, ""))
 	case 'H': // CopyOutResponse: rows stream in until CopyDone
 		s.batchUpstream(true)
+	case 'G': // CopyInResponse
+		s.rep.copyIn()
 	case 'c':
 		s.batchUpstream(false)
 	case 'D', 'd': // rows: copied in runs
