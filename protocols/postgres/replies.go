@@ -89,7 +89,8 @@ type replies struct {
 	copies   uint64 // CopyDone and CopyFail messages seen from the client
 	skipping bool   // the server skips to the next Sync (an error with none queued)
 	m        *model
-	changed  chan struct{} // closed and replaced whenever entries leave the queue
+	changed  chan struct{} // closed and replaced when entries leave the queue
+	waiting  bool          // and someone waits on it
 	// uncertain are effects the server may or may not have applied; seen
 	// collects the prepared statements the server lists meanwhile.
 	uncertain []sqlEffect
@@ -167,8 +168,10 @@ func (r *replies) pop() owed {
 		r.q = nil
 	}
 	r.release(&o)
-	close(r.changed)
-	r.changed = make(chan struct{})
+	if r.waiting {
+		close(r.changed)
+		r.changed, r.waiting = make(chan struct{}), false
+	}
 	return o
 }
 
@@ -364,6 +367,7 @@ func (r *replies) settled(span uint64) <-chan struct{} {
 			break
 		}
 		if r.q[i].effectful() {
+			r.waiting = true
 			return r.changed
 		}
 	}
