@@ -46,6 +46,7 @@ const drainWait = 250 * time.Millisecond
 func (s *session) closeBoth() {
 	s.doneOnce.Do(func() { close(s.done) })
 	_ = s.up.Close()
+	_ = s.client.SetWriteDeadline(time.Now().Add(drainWait)) // a writer blocked on a client that reads no more
 	if cw, ok := s.client.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 		_ = s.client.SetReadDeadline(time.Now().Add(drainWait))
 		return
@@ -93,16 +94,24 @@ func (s *session) stop() {
 	}
 	msg = "airlock: " + msg
 	s.stopMsg.Store(&msg)
-	if s.rep.busy() && s.upKey != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), closeWait/2)
-		if err := sendCancel(ctx, *s.upKey); err != nil {
-			s.h.cfg.Log.Warn().Err(err).Str("conn", s.conn.ID).Msg("cancel at session stop")
-		}
-		cancel()
-	}
+	s.cancelInFlight()
 	s.doneOnce.Do(func() { close(s.done) })
 	_ = s.client.SetWriteDeadline(time.Now().Add(closeWait))
 	_ = s.up.Close()
+}
+
+// cancelInFlight sends the upstream a CancelRequest when a reply is still
+// owed (a query may be running): closing the socket alone would leave it
+// running until it next writes.
+func (s *session) cancelInFlight() {
+	if !s.rep.busy() || s.upKey == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait/2)
+	defer cancel()
+	if err := sendCancel(ctx, *s.upKey); err != nil {
+		s.h.cfg.Log.Warn().Err(err).Str("conn", s.conn.ID).Msg("cancel at session end")
+	}
 }
 
 // endSession ends the session from the upstream loop (the client's only

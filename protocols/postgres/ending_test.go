@@ -140,6 +140,29 @@ func TestStopCancelsQuery(t *testing.T) {
 	}
 }
 
+// The client leaves while its query runs: ServeConn returns within a
+// second and the query is cancelled upstream.
+func TestClientLeavesMidQuery(t *testing.T) {
+	r := startSessionRig(t)
+	hj := r.connect(t)
+	_, vals, _ := simple(t, hj, "SELECT pg_backend_pid()")
+	send(t, hj.Conn, &pgproto3.Query{String: "SELECT pg_sleep(30)"})
+	time.Sleep(300 * time.Millisecond)
+	active := "SELECT count(*) FROM pg_stat_activity WHERE pid = " + vals[0] + " AND query LIKE '%pg_sleep%' AND state = 'active'"
+	if got := r.admin(t, active); got != "1" {
+		t.Fatalf("pg_sleep not running upstream (%s)", got)
+	}
+	hj.Conn.Close()
+	r.wantServed(t, time.Second)
+	deadline := time.Now().Add(time.Second)
+	for r.admin(t, active) != "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("the upstream query still runs after the client left")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // BenchmarkPinnedCheck measures what the check of the pinned parameters
 // costs: a statement that runs no opaque code is never followed by one; a
 // call of a user function is, once.

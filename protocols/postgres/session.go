@@ -37,6 +37,7 @@ func (s *session) relay() error {
 			break
 		}
 		s.clientGone.Store(true)
+		s.cancelInFlight() // the client will never read its result
 		s.closeBoth()
 		other = <-up
 	case <-s.ctx.Done():
