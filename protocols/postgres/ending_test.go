@@ -92,11 +92,23 @@ func TestPinnedChangeEndsSession(t *testing.T) {
 	// A statement that runs no opaque code is never followed by a check,
 	// and one that runs harmless opaque code passes it.
 	hj := r.connect(t)
+	s := r.session(t)
+	for _, q := range []string{"SELECT count(*) FROM a", "SELECT pg_catalog.abs(-1)", "BEGIN", "COMMIT", "SELECT now()"} {
+		if perr, _, _ := simple(t, hj, q); perr != nil {
+			t.Fatal(perr.Message)
+		}
+	}
+	if s.checks.Load() != 0 {
+		t.Fatalf("%d checks after statements that run no opaque code", s.checks.Load())
+	}
 	if perr, _, _ := simple(t, hj, "SELECT sales.harmless()"); perr != nil {
 		t.Fatal(perr)
 	}
 	if perr, vals, _ := simple(t, hj, "SELECT count(*) FROM a"); perr != nil || vals[0] != "20" {
 		t.Fatalf("after a harmless function: %v %v", perr, vals)
+	}
+	if s.checks.Load() != 1 {
+		t.Fatalf("%d checks after one statement running opaque code, want 1", s.checks.Load())
 	}
 }
 

@@ -146,6 +146,7 @@ type session struct {
 	// fromClient's: the current extended-protocol span can run opaque
 	// code; the pinned parameters must be checked before the next message.
 	opaque, verifyDue bool
+	checks            atomic.Int32 // pinned-parameter checks sent (read by tests)
 
 	done       chan struct{} // closed when the session ends
 	doneOnce   sync.Once

@@ -57,6 +57,7 @@ func (s *session) verifyIfDue() error {
 	if s.h.verifySQL == "" || s.pinVals == nil {
 		return nil
 	}
+	s.checks.Add(1)
 	return s.ownQuery(s.h.verifySQL, owed{kind: rStatement, hidden: true, verify: true})
 }
 
