@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,14 +24,15 @@ import (
 // front of it (guard rails still deny), with every checked request kept,
 // every session reachable, and ServeConn's returns counted.
 type sessionRig struct {
-	pg       *pgtest.Server
-	addr     string
-	cancel   context.CancelCauseFunc
-	mu       sync.Mutex
-	reqs     []policy.Request
-	sessions []*session
-	served   chan error // one value per ServeConn return
-	fwd      *forwarder
+	pg        *pgtest.Server
+	addr      string
+	cancel    context.CancelCauseFunc
+	mu        sync.Mutex
+	reqs      []policy.Request
+	sessions  []*session
+	served    chan error // one value per ServeConn return
+	fwd       *forwarder
+	adminConn *pgconn.PgConn
 }
 
 // forwarder relays TCP connections to the upstream, and can cut them all
@@ -142,7 +144,14 @@ GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA sales TO etl;
 	ctx, cancel := context.WithCancelCause(context.Background())
 	r.cancel = cancel
 	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(nil); ln.Close(); wg.Wait() })
+	t.Cleanup(func() {
+		cancel(nil)
+		ln.Close()
+		wg.Wait()
+		if r.adminConn != nil {
+			r.adminConn.Close(context.Background())
+		}
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -197,10 +206,32 @@ func (r *sessionRig) session(t testing.TB) *session {
 	return r.sessions[len(r.sessions)-1]
 }
 
-// admin runs sql as the superuser, outside Airlock.
+// admin runs sql as the superuser, outside Airlock, and returns the
+// first column of its rows, one a line.
 func (r *sessionRig) admin(t testing.TB, sql string) string {
 	t.Helper()
-	return r.pg.Psql(t, "app", sql)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if r.adminConn == nil {
+		c, err := pgconn.Connect(ctx, r.pg.DSN("app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.adminConn = c
+	}
+	res, err := r.adminConn.Exec(ctx, sql).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	var lines []string
+	for _, rs := range res {
+		for _, row := range rs.Rows {
+			lines = append(lines, string(row[0]))
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // send writes msgs in one write.
