@@ -80,9 +80,9 @@ func (s *session) onParse(n int) error {
 	if !ok {
 		return s.inject(raiseSQL(reason, id))
 	}
-	var info stmtInfo
+	info := &stmtInfo{}
 	if len(plan) > 0 { // more than one is the server's error to give
-		info = stmtInfo{sql: plan[0].sql, fx: plan[0].fx, opaque: plan[0].opaque}
+		info = &stmtInfo{sql: plan[0].sql, fx: plan[0].fx, opaque: plan[0].opaque}
 	}
 	s.opaque = s.opaque || info.opaque
 	s.rep.push(owed{kind: rParse, name: name, info: info})

@@ -63,7 +63,7 @@ type owed struct {
 	close   byte        // rClose: 'S' statement or 'P' portal
 	name    string      // statement (Parse, Close) or portal (Bind, Execute, Close)
 	stmt    string      // Bind: the statement
-	info    stmtInfo    // Parse: the statement
+	info    *stmtInfo   // Parse: the statement
 	fx      []sqlEffect // a Query's statement: its effects
 	done    chan struct{}
 }
@@ -85,6 +85,7 @@ func (o *owed) effectful() bool {
 type replies struct {
 	mu       sync.Mutex
 	q        []owed
+	base     []owed // q's array, from its start
 	span     uint64 // spans pushed: a span ends with each Sync or Query
 	copies   uint64 // CopyDone and CopyFail messages seen from the client
 	skipping bool   // the server skips to the next Sync (an error with none queued)
@@ -115,7 +116,13 @@ func (r *replies) push(o owed) {
 		return
 	}
 	r.skipping = false
+	if len(r.q) == 0 {
+		r.q = r.base[:0] // reuse the array: most sessions owe a few replies at a time
+	}
 	r.q = append(r.q, o)
+	if cap(r.q) > cap(r.base) {
+		r.base = r.q[:0]
+	}
 }
 
 // copyEnd notes the client's CopyDone or CopyFail.
@@ -165,7 +172,7 @@ func (r *replies) pop() owed {
 	r.q[0] = owed{}
 	r.q = r.q[1:]
 	if len(r.q) == 0 {
-		r.q = nil
+		r.q = r.base[:0]
 	}
 	r.release(&o)
 	if r.waiting {
@@ -216,7 +223,11 @@ func (r *replies) confirm(o *owed, typ byte, tag string) {
 	m := r.m
 	switch o.kind {
 	case rParse:
-		m.stmts[o.name] = o.info
+		if o.info != nil {
+			m.stmts[o.name] = *o.info
+		} else {
+			m.stmts[o.name] = stmtInfo{}
+		}
 	case rBind:
 		m.bind(o.name, o.stmt)
 	case rClose:
@@ -412,7 +423,7 @@ func (r *replies) stmtOpaque(name string) bool {
 	defer r.mu.Unlock()
 	for i := len(r.q) - 1; i >= 0; i-- {
 		if r.q[i].kind == rParse && r.q[i].name == name && !r.q[i].hidden {
-			return r.q[i].info.opaque
+			return r.q[i].info != nil && r.q[i].info.opaque
 		}
 	}
 	return r.m.stmts[name].opaque
