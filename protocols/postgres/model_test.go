@@ -39,6 +39,9 @@ func TestSessionModel(t *testing.T) {
 	mt.reconnect()
 	for i := 0; i < steps; i++ {
 		mt.step(i)
+		if i > 0 && i%5000 == 0 {
+			t.Logf("step %d: %d compared, %d EXECUTE/FETCH checked, %d divergences", i, mt.compared, mt.audited, mt.divergences)
+		}
 		if mt.divergences > 20 {
 			t.Fatalf("stopping after %d divergences", mt.divergences)
 		}
