@@ -75,3 +75,29 @@ func TestExtendedCopyIn(t *testing.T) {
 		t.Fatalf("model %v, want y only", stmts)
 	}
 }
+
+// A commit that fails while materialising one cursor WITH HOLD may have
+// persisted others already, in the server's own order: Airlock asks.
+func TestHeldCursorsAtFailedCommit(t *testing.T) {
+	r := startSessionRig(t)
+	hj := r.connect(t)
+	for i := 0; i < 4; i++ {
+		send(t, hj.Conn,
+			&pgproto3.Parse{Query: "DECLARE c1 CURSOR WITH HOLD FOR SELECT 1 / (id - id) FROM b"}, &pgproto3.Bind{}, &pgproto3.Execute{},
+			&pgproto3.Parse{Query: "DECLARE c2 CURSOR WITH HOLD FOR SELECT * FROM a"}, &pgproto3.Bind{}, &pgproto3.Execute{},
+			&pgproto3.Parse{Query: "DECLARE c3 CURSOR WITH HOLD FOR SELECT * FROM c"}, &pgproto3.Bind{}, &pgproto3.Execute{},
+			&pgproto3.Sync{})
+		untilReady(t, hj)
+		_, server, _ := simple(t, hj, "SELECT name FROM pg_cursors ORDER BY name")
+		_, cursors := airlockModel(r.session(t))
+		if len(cursors) != len(server) {
+			t.Fatalf("Airlock holds cursors %v, the server %v", cursors, server)
+		}
+		for _, n := range server {
+			if _, ok := cursors[n]; !ok {
+				t.Fatalf("Airlock holds cursors %v, the server %v", cursors, server)
+			}
+		}
+		simple(t, hj, "CLOSE ALL")
+	}
+}

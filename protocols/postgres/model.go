@@ -220,11 +220,28 @@ func (m *model) endTxn(rollback bool) {
 
 // ready applies ReadyForQuery's transaction status: idle means the
 // transaction (implicit or not) has ended, rolled back if it failed.
-func (m *model) ready(status byte) {
+//
+// A failed transaction's cursors WITH HOLD are returned rather than
+// applied: when the failure is the commit's (a cursor being materialised),
+// the server may already have persisted some of them, in an order Airlock
+// cannot see; the caller settles them with the server's own list.
+func (m *model) ready(status byte) (held map[string]portalInfo) {
 	if status == 'I' {
+		if m.failed {
+			for k, p := range m.portals {
+				if p.hold && p.inTxn {
+					if held == nil {
+						held = map[string]portalInfo{}
+					}
+					p.inTxn = false
+					held[k] = p
+				}
+			}
+		}
 		m.endTxn(m.failed)
 	}
 	m.failed = false
+	return held
 }
 
 // bind creates a portal from a prepared statement.

@@ -94,9 +94,10 @@ type replies struct {
 	waiting  bool          // and someone waits on it
 	// uncertain are effects the server may or may not have applied; seen
 	// collects the prepared statements the server lists meanwhile.
-	uncertain []sqlEffect
-	resolving bool
-	seen      map[string]bool
+	uncertain     []sqlEffect
+	heldUncertain map[string]portalInfo // cursors WITH HOLD a failed commit may have kept
+	resolving     bool
+	seen          map[string]bool
 }
 
 func newReplies() *replies {
@@ -267,14 +268,15 @@ func namesStatements(fx []sqlEffect) bool {
 func (r *replies) needsResolve() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.uncertain) == 0 || r.resolving {
+	if (len(r.uncertain) == 0 && len(r.heldUncertain) == 0) || r.resolving {
 		return false
 	}
 	r.resolving, r.seen = true, map[string]bool{}
 	return true
 }
 
-// resolveRow notes a prepared statement the server lists.
+// resolveRow notes a prepared statement ("s" + name) or cursor ("c" +
+// name) the server lists.
 func (r *replies) resolveRow(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -290,18 +292,23 @@ func (r *replies) settle() {
 	for _, e := range r.uncertain {
 		switch e.op {
 		case opPrepare:
-			if _, ok := m.stmts[e.name]; !ok && r.seen[e.name] {
+			if _, ok := m.stmts[e.name]; !ok && r.seen["s"+e.name] {
 				m.stmts[e.name] = stmtInfo{sql: e.sql, opaque: e.opaque}
 			}
 		case opDeallocate, opDeallocateAll, opDiscardAll:
 			for k := range m.stmts {
-				if k != "" && !r.seen[k] && (e.op != opDeallocate || k == e.name) {
+				if k != "" && !r.seen["s"+k] && (e.op != opDeallocate || k == e.name) {
 					delete(m.stmts, k)
 				}
 			}
 		}
 	}
-	r.uncertain, r.resolving, r.seen = nil, false, nil
+	for k, p := range r.heldUncertain {
+		if _, taken := m.portals[k]; !taken && r.seen["c"+k] {
+			m.portals[k] = p
+		}
+	}
+	r.uncertain, r.heldUncertain, r.resolving, r.seen = nil, nil, false, nil
 }
 
 // failed handles an ErrorResponse: the entry it answers is refused, and
@@ -319,7 +326,7 @@ func (r *replies) failed() (hidden, verify bool) {
 	}
 	o := r.pop()
 	if o.resolve { // give up: the model stays as the server's replies left it
-		r.uncertain, r.resolving, r.seen = nil, false, nil
+		r.uncertain, r.heldUncertain, r.resolving, r.seen = nil, nil, false, nil
 	}
 	if o.kind == rStatement && len(r.q) > 0 && r.q[0].kind == rQueryEnd && namesStatements(o.fx) {
 		// The last statement of a Query reports its CommandComplete only
@@ -356,7 +363,12 @@ func (r *replies) ready(status byte) (hidden bool) {
 			break
 		}
 	}
-	r.m.ready(status)
+	for k, p := range r.m.ready(status) {
+		if r.heldUncertain == nil {
+			r.heldUncertain = map[string]portalInfo{}
+		}
+		r.heldUncertain[k] = p
+	}
 	return hidden
 }
 

@@ -39,8 +39,8 @@ func pinnedNames(pinned map[string]string) []string {
 
 // verifyIfDue runs the check when the last statement forwarded could have
 // changed a pinned parameter, after reading the server's prepared
-// statements when an error left it unclear whether a PREPARE or DEALLOCATE
-// took effect. Called before forwarding a message that runs
+// statements and cursors when an error left it unclear whether a PREPARE
+// or DEALLOCATE took effect or a cursor WITH HOLD survived. Called before forwarding a message that runs
 // something (never inside COPY, never inside an extended-protocol span:
 // the check is a simple Query, and the server would take it as the end of
 // either).
@@ -61,8 +61,8 @@ func (s *session) verifyIfDue() error {
 	return s.ownQuery(s.h.verifySQL, owed{kind: rStatement, hidden: true, verify: true})
 }
 
-// resolveSQL lists the server's prepared statements.
-const resolveSQL = "SELECT name FROM pg_catalog.pg_prepared_statements"
+// resolveSQL lists the server's prepared statements and cursors.
+const resolveSQL = "SELECT 's' || name FROM pg_catalog.pg_prepared_statements UNION ALL SELECT 'c' || name FROM pg_catalog.pg_cursors"
 
 // ownQuery sends Airlock's own simple Query (its one statement's entry
 // st), its replies hidden from the client, and waits for its end.
