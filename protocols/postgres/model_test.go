@@ -226,11 +226,17 @@ func (mt *modelRun) serverTable(sql string, prepared bool) map[string][]string {
 					makers++
 				}
 			}
-			if !found || makers > 1 {
+			hasPrepare := false
+			for i := range st {
+				hasPrepare = hasPrepare || st[i].Prepare != nil
+			}
+			if !found || makers > 1 || (!prepared && hasPrepare) {
 				// A protocol portal shows its statement's text (the whole
 				// query string that prepared it), and a string with two
 				// statements of the same name does not say which one
-				// stands: compare the name only.
+				// stands; a portal bound to a statement PREPAREd in a string
+				// that also DECLAREs a cursor of the portal's name shows that
+				// string too: compare the name only.
 				tables = []string{"?"}
 			}
 			out[name] = tables
