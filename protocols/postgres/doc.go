@@ -10,7 +10,15 @@
 // with PostgreSQL's own parser, per-statement checks in the simple and
 // extended protocols, denial as an upstream-raised SQLSTATE 42501 error (so
 // pipelines and transaction state stay exactly as PostgreSQL keeps them), and
-// cancel-key mapping.
+// cancel-key mapping. It keeps a model of each session (prepared statements,
+// portals and cursors, savepoints) that moves only on the server's replies,
+// so that EXECUTE is checked, and FETCH recorded, with what the server will
+// run. After a statement that can run code the classifier cannot see into
+// (DO, CALL, a function outside pg_catalog) it reads the pinned parameters
+// back before forwarding anything more; a changed one, reported or read,
+// ends the session. When either side ends, or the caller's ctx is done (the
+// query in flight is cancelled upstream), both sockets close and the client
+// is told why with a FATAL.
 //
 // What it does not do: it knows nothing of listeners, policies, audit logs
 // or credential lifetimes. The caller hands it a Check function (decide and

@@ -132,3 +132,14 @@ func cstring(b []byte) (string, []byte, bool) {
 	}
 	return "", nil, false
 }
+
+// maxPeek bounds how much of a streamed body peek shows: enough for the
+// statement and portal names at its start.
+const maxPeek = 4 << 10
+
+// peek returns the start of the body of n bytes whose header was just
+// read, without consuming it.
+func (f *frameReader) peek(n int) []byte {
+	b, _ := f.r.Peek(min(n, maxPeek, f.r.Size()))
+	return b
+}

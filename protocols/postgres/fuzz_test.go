@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,27 @@ func fakeUpstream(c net.Conn) {
 	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if err := be.Flush(); err != nil {
 		return
+	}
+	// The proxy first reads the pinned parameters: one row of values.
+	m, err := be.Receive()
+	if err != nil {
+		return
+	}
+	if q, ok := m.(*pgproto3.Query); ok {
+		n := strings.Count(q.String, "current_setting(")
+		row := &pgproto3.DataRow{}
+		desc := &pgproto3.RowDescription{}
+		for i := 0; i < n; i++ {
+			row.Values = append(row.Values, []byte("x"))
+			desc.Fields = append(desc.Fields, pgproto3.FieldDescription{Name: []byte("c"), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1})
+		}
+		be.Send(desc)
+		be.Send(row)
+		be.Send(&pgproto3.CommandComplete{CommandTag: []byte("SELECT 1")})
+		be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+		if err := be.Flush(); err != nil {
+			return
+		}
 	}
 	_, _ = io.Copy(io.Discard, c)
 }
@@ -128,6 +150,17 @@ func FuzzSession(f *testing.F) {
 		frame('P', []byte("no terminator")),
 		frame('p', []byte("late password\x00")),
 		frame('X', nil),
+		// pipelined extended protocol: named and unnamed statements and
+		// portals, Close and Describe of each, Execute with a row limit
+		append(append(append(append(append(frame('P', []byte("p1\x00PREPARE q AS SELECT 1\x00\x00\x00")),
+			frame('B', []byte("c1\x00p1\x00\x00\x00\x00\x00\x00\x00"))...),
+			frame('E', []byte("c1\x00\x00\x00\x00\x01"))...),
+			frame('C', []byte("Pc1\x00"))...),
+			frame('D', []byte("Sp1\x00"))...),
+			frame('S', nil)...),
+		append(frame('C', []byte("S")), frame('E', nil)...), // names without terminators
+		append(frame('Q', []byte("DECLARE c CURSOR WITH HOLD FOR SELECT 1; FETCH 1 FROM c; SAVEPOINT s; ROLLBACK TO s; EXECUTE q\x00")),
+			append(frame('c', nil), frame('f', []byte("x\x00"))...)...),
 	} {
 		f.Add(append(append([]byte{}, login...), s...))
 	}

@@ -68,6 +68,13 @@ type Handler struct {
 	cache     classCache
 	cancels   sync.Map // cancelKey → upstreamKey
 	connSeq   atomic.Uint64
+	// pinnedList is the pinned parameters' names in order; verifySQL reads
+	// them (see verify.go).
+	pinnedList []string
+	verifySQL  string
+	// onSession, when set (tests), is called with each session once it
+	// relays.
+	onSession func(*session)
 }
 
 // New checks cfg and returns a Handler.
@@ -99,6 +106,8 @@ func New(cfg Config) (*Handler, error) {
 			h.pinned[k] = ""
 		}
 	}
+	h.pinnedList = pinnedNames(h.pinned)
+	h.verifySQL = verifyQuery(h.pinnedList)
 	if cfg.ClientAuth == AuthSCRAM {
 		s, err := newSCRAMServer(cfg.Token.Reveal())
 		if err != nil {
@@ -124,12 +133,26 @@ type session struct {
 	ur     *frameReader
 	uw     *bufio.Writer
 	conn   policy.Conn
-	queue  respQueue
-	// prepared remembers SQL-level PREPAREs for EXECUTE's tables.
-	prepared map[string]policy.SQL
+	// rep tracks the replies the server owes and the session model.
+	rep      *replies
 	upParams map[string]string
+	upKey    *upstreamKey
+	// pinVals are the pinned parameters' values at the start (pinnedList
+	// order; nil for an unknown one).
+	pinVals  [][]byte
 	buf      []byte
 	batching bool // upstream reads are batched (COPY OUT); fromUpstream's
+
+	// fromClient's: the current extended-protocol span can run opaque
+	// code; the pinned parameters must be checked before the next message.
+	opaque, verifyDue bool
+	checks            atomic.Int32 // pinned-parameter checks sent (read by tests)
+
+	done       chan struct{} // closed when the session ends
+	doneOnce   sync.Once
+	clientGone atomic.Bool            // the client left or was told why: no FATAL
+	stopMsg    atomic.Pointer[string] // why Airlock stops the session
+	sawFatal   bool                   // fromUpstream's: the server sent FATAL
 }
 
 // ServeConn serves one client connection until it ends or ctx is done.
@@ -144,7 +167,7 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) error {
 		h.cancel(ctx, st.cancel)
 		return nil
 	}
-	s := &session{h: h, ctx: ctx, client: c, prepared: map[string]policy.SQL{},
+	s := &session{h: h, ctx: ctx, client: c, rep: newReplies(), done: make(chan struct{}),
 		cr: newFrameReader(c, 16<<10), cw: bufio.NewWriterSize(c, 64<<10)}
 	s.conn = policy.Conn{ID: fmt.Sprintf("pg-%d", h.connSeq.Add(1)), Protocol: policy.ProtocolPostgres,
 		Client: c.RemoteAddr().String()}
@@ -181,6 +204,13 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) error {
 		}
 		return s.fatal("08006", "airlock: the upstream database refused the connection; see Airlock's log")
 	}
+	if h.verifySQL != "" {
+		if s.pinVals, err = readPinned(ctx, pc, h); err != nil {
+			pc.Close(ctx)
+			h.cfg.Log.Warn().Err(err).Str("conn", s.conn.ID).Msg("reading the pinned parameters failed")
+			return s.fatal("08006", "airlock: the upstream session could not be checked; see Airlock's log")
+		}
+	}
 	hj, err := pc.Hijack()
 	if err != nil {
 		pc.Close(ctx)
@@ -193,11 +223,35 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) error {
 	s.upParams = hj.ParameterStatuses
 	key := h.register(hj, st.minor)
 	defer h.cancels.Delete(key)
+	s.upKey = &upstreamKey{pid: hj.PID, secret: hj.SecretKey, config: hj.Config}
 	if err := s.greet(hj, key); err != nil {
 		return err
 	}
 	_ = c.SetDeadline(time.Time{})
+	if h.onSession != nil {
+		h.onSession(s)
+	}
 	return s.relay()
+}
+
+// readPinned reads the pinned parameters' values at the session's start.
+func readPinned(ctx context.Context, pc *pgconn.PgConn, h *Handler) ([][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.StartupTimeout)
+	defer cancel()
+	res, err := pc.Exec(ctx, h.verifySQL).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("read pinned parameters: %w", err)
+	}
+	if len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != len(h.pinnedList) {
+		return nil, errors.New("read pinned parameters: unexpected result")
+	}
+	vals := make([][]byte, len(h.pinnedList))
+	for i, v := range res[0].Rows[0] {
+		if v != nil {
+			vals[i] = append([]byte{}, v...)
+		}
+	}
+	return vals, nil
 }
 
 // greet finishes the client's startup: AuthenticationOk, the upstream's

@@ -1,42 +1,68 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/airlockproxy/airlock/internal/rawconn"
-	"github.com/airlockproxy/airlock/policy"
 )
 
-// relay runs the session: client → upstream here, upstream → client in a
-// second goroutine. Each side has one writer. It returns when either side
-// ends; the other is then closed.
+// relay runs the session: client → upstream and upstream → client, each in
+// its own goroutine with one writer per socket. When either side ends, or
+// ctx is done, the session ends: both sockets close, and the client gets a
+// FATAL saying why unless it left first.
 func (s *session) relay() error {
-	back := make(chan error, 1)
-	go func() { back <- s.fromUpstream() }()
-	// Closing both sides ends both loops when the server drains.
-	stop := context.AfterFunc(s.ctx, func() { s.up.Close(); s.client.Close() })
-	defer stop()
-	err := s.fromClient()
-	s.up.Close()
-	s.client.Close()
-	berr := <-back
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
-		err = berr
+	up := make(chan error, 1)
+	cl := make(chan error, 1)
+	go func() { up <- s.fromUpstream() }()
+	go func() { cl <- s.fromClient() }()
+	var err, other error
+	select {
+	case err = <-up:
+		s.closeBoth()
+		other = <-cl
+	case err = <-cl:
+		if errors.Is(err, errEnded) {
+			// The upstream side is ending the session and telling the
+			// client why: let it finish.
+			err = <-up
+			s.closeBoth()
+			other = nil
+			break
+		}
+		s.clientGone.Store(true)
+		s.cancelInFlight() // the client will never read its result
+		s.closeBoth()
+		other = <-up
+	case <-s.ctx.Done():
+		s.stop()
+		err = <-up
+		s.closeBoth()
+		other = <-cl
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+	// fromClient may have stopped on the drain deadline.
+	if ne, ok := other.(net.Error); ok && ne.Timeout() {
+		other = nil
+	}
+	_ = s.client.Close()
+	if quiet(err) {
+		err = other
+	}
+	if quiet(err) {
 		return nil
 	}
 	return err
+}
+
+// quiet reports whether err is an ordinary end of a relay loop.
+func quiet(err error) bool {
+	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, errStopped)
 }
 
 // fromClient reads client messages, checks statements, and writes to the
@@ -52,13 +78,17 @@ func (s *session) fromClient() error {
 			err = s.onQuery(n)
 		case 'P':
 			err = s.onParse(n)
-		case 'B':
-			s.queue.push('2', false)
-			err = s.cr.copyFrame(s.uw, typ, n)
+		case 'B', 'E', 'C', 'D':
+			err = s.onPortalMessage(typ, n)
 		case 'S':
+			s.rep.push(owed{kind: rSync})
+			s.verifyDue = s.verifyDue || s.opaque
+			s.opaque = false
 			err = s.cr.copyFrame(s.uw, typ, n)
-			s.queue.syncPoint()
-		case 'E', 'D', 'C', 'H', 'd', 'c', 'f':
+		case 'c', 'f':
+			s.rep.copyEnd()
+			err = s.cr.copyFrame(s.uw, typ, n)
+		case 'H', 'd':
 			err = s.cr.copyFrame(s.uw, typ, n)
 		case 'F':
 			err = s.onFunctionCall(n)
@@ -80,65 +110,154 @@ func (s *session) fromClient() error {
 	}
 }
 
-// fromUpstream relays server messages to the client as raw frames,
-// swallowing the replies to Airlock's own injected messages and watching
-// for changes of pinned parameters.
+// onPortalMessage forwards Bind, Execute, Close or Describe, noting the
+// reply the server owes for it.
+func (s *session) onPortalMessage(typ byte, n int) error {
+	if err := s.verifyIfDue(); err != nil {
+		return err
+	}
+	b := s.cr.peek(n)
+	switch typ {
+	case 'B':
+		portal, rest, _ := cstring(b)
+		stmt, _, _ := cstring(rest)
+		s.rep.push(owed{kind: rBind, name: portal, stmt: stmt})
+		s.noteOpaqueBind(stmt)
+	case 'E':
+		portal, _, _ := cstring(b)
+		s.rep.push(owed{kind: rExecute, name: portal})
+	case 'C':
+		o := owed{kind: rClose}
+		if len(b) > 0 {
+			o.close = b[0]
+			o.name, _, _ = cstring(b[1:])
+		}
+		s.rep.push(o)
+	case 'D':
+		s.rep.push(owed{kind: rDescribe})
+	}
+	return s.cr.copyFrame(s.uw, typ, n)
+}
+
+// fromUpstream relays server messages to the client and, when the
+// upstream ends, tells the client why (see upstreamEnded).
 func (s *session) fromUpstream() error {
+	err := s.upstreamLoop()
+	return s.upstreamEnded(err)
+}
+
+// upstreamLoop relays server messages to the client, one frame at a time,
+// flushing when nothing more is buffered.
+func (s *session) upstreamLoop() error {
 	var buf []byte
 	for {
 		typ, n, err := s.ur.next()
 		if err != nil {
+			return &boundaryError{err}
+		}
+		if buf, err = s.upstreamFrame(typ, n, buf); err != nil {
 			return err
 		}
-		switch typ {
-		case '1', '2': // ParseComplete, BindComplete
-			if s.queue.answer(typ) {
-				if _, err := s.ur.r.Discard(n); err != nil {
-					return err
-				}
-				goto flush
-			}
-		case 'H': // CopyOutResponse: rows stream in until CopyDone
-			s.batchUpstream(true)
-		case 'c':
-			s.batchUpstream(false)
-		case 'E':
-			s.queue.failed()
-			s.batchUpstream(false)
-		case 'Z':
-			s.queue.ready()
-			s.batchUpstream(false)
-		case 'S':
-			if buf, err = s.ur.body(buf, n, 64<<10); err != nil {
-				return err
-			}
-			var ps pgproto3.ParameterStatus
-			if err := ps.Decode(buf); err != nil {
-				return err
-			}
-			if err := s.checkPinned(ps.Name, ps.Value); err != nil {
-				return err
-			}
-			if err := writeFrame(s.cw, typ, buf); err != nil {
-				return err
-			}
-			goto flush
-		case 'D', 'd': // rows: copied in runs
-			if err := s.ur.copyRun(s.cw, typ, n); err != nil {
-				return err
-			}
-			goto flush
-		}
-		if err := s.ur.copyFrame(s.cw, typ, n); err != nil {
-			return err
-		}
-	flush:
 		if s.ur.r.Buffered() == 0 {
 			if err := s.cw.Flush(); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// upstreamFrame relays one server message whose header was just read:
+// replies confirm what they answer (see replies), replies to Airlock's own
+// messages are swallowed, ParameterStatus is checked against the pinned
+// parameters. buf is scratch space for the bodies read whole.
+func (s *session) upstreamFrame(typ byte, n int, buf []byte) ([]byte, error) {
+	var err error
+	switch typ {
+	case '1', '2', '3', 'n', 'I', 's':
+		return buf, s.pass(typ, n, s.rep.answer(typ, ""))
+	case 'T':
+		s.batchUpstream(false)
+		return buf, s.pass(typ, n, s.rep.answer(typ, ""))
+	case 'H': // CopyOutResponse: rows stream in until CopyDone
+		s.batchUpstream(true)
+	case 'G': // CopyInResponse
+		s.rep.copyIn()
+	case 'c':
+		s.batchUpstream(false)
+	case 'D', 'd': // rows: copied in runs
+		if hidden, verify, resolve := s.rep.head(); hidden && typ == 'D' {
+			if buf, err = s.ur.body(buf, n, 64<<10); err != nil {
+				return buf, err
+			}
+			switch {
+			case verify:
+				return buf, s.checkVerifyRow(buf)
+			case resolve:
+				var row pgproto3.DataRow
+				if err := row.Decode(buf); err == nil && len(row.Values) == 1 {
+					s.rep.resolveRow(string(row.Values[0]))
+				}
+			}
+			return buf, nil
+		}
+		return buf, s.ur.copyRun(s.cw, typ, n)
+	case 'C', 'E', 'Z', 'S':
+		if typ == 'E' && n > 64<<10 { // not one Airlock must read
+			s.rep.failed()
+			break
+		}
+		if buf, err = s.ur.body(buf, n, 64<<10); err != nil {
+			return buf, err
+		}
+		s.batchUpstream(false)
+		hide, err := s.inspect(typ, buf)
+		if err != nil || hide {
+			return buf, err
+		}
+		return buf, writeFrame(s.cw, typ, buf)
+	}
+	return buf, s.pass(typ, n, false)
+}
+
+// pass copies a frame to the client, or drops it when hide.
+func (s *session) pass(typ byte, n int, hide bool) error {
+	if hide {
+		_, err := s.ur.r.Discard(n)
+		return err
+	}
+	return s.ur.copyFrame(s.cw, typ, n)
+}
+
+// inspect handles a CommandComplete, ErrorResponse, ReadyForQuery or
+// ParameterStatus read whole, and reports whether to swallow it.
+func (s *session) inspect(typ byte, body []byte) (bool, error) {
+	switch typ {
+	case 'C':
+		tag, _, _ := cstring(body)
+		return s.rep.answer(typ, tag), nil
+	case 'E':
+		sev, code := errorFields(body)
+		if sev == "FATAL" || sev == "PANIC" {
+			s.sawFatal = true
+		}
+		hidden, verify := s.rep.failed()
+		if verify && code != "25P02" {
+			// Outside a failed transaction the check must succeed.
+			return true, s.endSession("the check of the pinned session parameters failed (SQLSTATE " + code + ")")
+		}
+		return hidden, nil
+	case 'Z':
+		status := byte('I')
+		if len(body) == 1 {
+			status = body[0]
+		}
+		return s.rep.ready(status), nil
+	}
+	var ps pgproto3.ParameterStatus
+	if err := ps.Decode(body); err != nil {
+		return false, err
+	}
+	return false, s.checkPinned(ps.Name, ps.Value)
 }
 
 // Read batching on the upstream socket during COPY OUT: PostgreSQL sends
@@ -172,256 +291,6 @@ func (s *session) batchUpstream(on bool) {
 		return
 	}
 	s.batching = on
-}
-
-// checkPinned ends the session when the server reports a pinned parameter
-// with a value other than the one the session started with.
-func (s *session) checkPinned(name, value string) error {
-	lk := strings.ToLower(name)
-	if _, pinned := s.h.pinned[lk]; !pinned {
-		return nil
-	}
-	if old, ok := s.upParams[name]; ok && old != value {
-		s.guard(fmt.Sprintf("pinned parameter %s changed from %q to %q", name, old, value), "set")
-		_ = s.sendClient(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "42501",
-			Message: fmt.Sprintf("airlock: pinned parameter %s changed; the session ends", name)})
-		_ = s.cw.Flush()
-		return fmt.Errorf("pinned parameter %s changed", name)
-	}
-	return nil
-}
-
-// onQuery checks every statement of a simple Query; all must be allowed or
-// the upstream gets the raise statement instead.
-func (s *session) onQuery(n int) error {
-	body, err := s.cr.body(s.buf, n, s.h.cfg.MaxMessage)
-	s.buf = body
-	var text string
-	if err == nil {
-		text, _, _ = cstring(body)
-	} else if !errors.Is(err, errTooLong) {
-		return err
-	}
-	defer s.queue.syncPoint()
-	if ok, reason, id := s.checkText(text, err); !ok {
-		return writeQuery(s, raiseSQL(reason, id))
-	}
-	return writeFrame(s.uw, 'Q', body)
-}
-
-// onParse checks a Parse's statement. A denied one is replaced by an
-// unnamed Parse/Bind/Execute of the raise statement: the server fails at
-// that Execute and skips to Sync, as it would have for a failed Parse; the
-// ParseComplete and BindComplete of the injection are swallowed.
-func (s *session) onParse(n int) error {
-	body, err := s.cr.body(s.buf, n, s.h.cfg.MaxMessage)
-	s.buf = body
-	var text string
-	if err == nil {
-		_, rest, ok := cstring(body)
-		if text, _, ok = cstring(rest); !ok {
-			return errors.New("protocol violation: malformed Parse")
-		}
-	} else if !errors.Is(err, errTooLong) {
-		return err
-	}
-	if ok, reason, id := s.checkText(text, err); !ok {
-		return s.inject(raiseSQL(reason, id))
-	}
-	s.queue.push('1', false)
-	return writeFrame(s.uw, 'P', body)
-}
-
-func (s *session) inject(sql string) error {
-	for _, m := range []interface{ Encode([]byte) ([]byte, error) }{
-		&pgproto3.Parse{Query: sql}, &pgproto3.Bind{}, &pgproto3.Execute{},
-	} {
-		if err := encodeTo(s.uw, m); err != nil {
-			return err
-		}
-	}
-	s.queue.push('1', true)
-	s.queue.push('2', true)
-	return nil
-}
-
-// onFunctionCall denies the fast-path FunctionCall message (a guard rail):
-// the server gets a simple Query of the raise statement, which answers
-// ErrorResponse and ReadyForQuery, as the client expects.
-func (s *session) onFunctionCall(n int) error {
-	if _, err := s.cr.r.Discard(n); err != nil {
-		return err
-	}
-	d, id := s.guard("FunctionCall messages are never allowed", "function_call")
-	defer s.queue.syncPoint()
-	return writeQuery(s, raiseSQL(d.Reason, id))
-}
-
-func writeQuery(s *session, sql string) error {
-	b, err := (&pgproto3.Query{String: sql}).Encode(nil)
-	if err != nil {
-		return err
-	}
-	_, err = s.uw.Write(b)
-	return err
-}
-
-// checkText classifies text and checks each statement in turn. It returns
-// whether all are allowed, and for the first denied one the reason and its
-// request id. readErr is the error reading the text (too long).
-func (s *session) checkText(text string, readErr error) (bool, string, string) {
-	var (
-		stmts  []Statement
-		cached bool
-		err    error
-	)
-	if readErr != nil {
-		err = fmt.Errorf("statement longer than %d bytes", s.h.cfg.MaxMessage)
-	} else {
-		stmts, cached, err = s.h.classify(text)
-	}
-	if err != nil {
-		d, id := s.guardText("statement cannot be checked: "+err.Error(), "unparsed", text)
-		return false, d.Reason, id
-	}
-	for i := range stmts {
-		req := s.request(&stmts[i])
-		if cached && stmts[i].Execute == "" {
-			// The same statement shape decides the same (the engine
-			// ignores Memo for a tripped guard rail). EXECUTE's tables
-			// come from this session's PREPAREs.
-			req.Memo = &stmts[i]
-		}
-		d := s.h.cfg.Check(&req)
-		if !d.Allow {
-			return false, d.Reason, req.ID
-		}
-	}
-	for i := range stmts {
-		s.remember(&stmts[i])
-	}
-	return true, "", ""
-}
-
-// request builds the policy request for one statement.
-func (s *session) request(st *Statement) policy.Request {
-	req := policy.Request{Protocol: policy.ProtocolPostgres, Conn: s.conn, SQL: st.SQL, Guard: st.Guard}
-	req.SQL.Database = s.h.cfg.Database
-	if req.Guard == "" {
-		for _, p := range st.SetParams {
-			_, pinned := s.h.pinned[p]
-			if (pinned || p == "all") && st.SQL.Command != "SHOW" {
-				// RESET ALL and DISCARD ALL would reset the pinned ones too.
-				req.Guard = "the session parameter " + p + " is pinned"
-				if p == "all" {
-					req.Guard = st.SQL.Command + " would reset the pinned session parameters"
-				}
-				break
-			}
-		}
-	}
-	if st.Execute != "" && req.Guard == "" {
-		inner, ok := s.prepared[st.Execute]
-		if !ok {
-			req.Guard = "EXECUTE of " + st.Execute + ", which Airlock did not see prepared"
-		} else {
-			// Merge, never replace: CREATE TABLE x AS EXECUTE p writes x as
-			// well as whatever p touches.
-			req.SQL.Reads = union(req.SQL.Reads, inner.Reads)
-			req.SQL.Writes = union(req.SQL.Writes, inner.Writes)
-			req.SQL.Tables = union(req.SQL.Tables, inner.Tables)
-			req.SQL.Functions = union(req.SQL.Functions, inner.Functions)
-			req.SQL.Kinds = union(req.SQL.Kinds, inner.Kinds)
-		}
-	}
-	return req
-}
-
-// remember applies an allowed statement's effect on prepared statements.
-func (s *session) remember(st *Statement) {
-	switch {
-	case st.Prepare != nil:
-		s.prepared[st.Prepare.Name] = st.Prepare.Inner
-	case st.Deallocate == "*":
-		clear(s.prepared)
-	case st.Deallocate != "":
-		delete(s.prepared, st.Deallocate)
-	}
-}
-
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, x := range b {
-		if !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// respQueue tracks the ParseComplete and BindComplete replies in flight,
-// so that the replies to injected messages can be swallowed. Entries carry
-// the number of sync points (Sync, Query, FunctionCall) sent before them:
-// when the server reports an error it skips everything up to the next
-// Sync, so the entries of that span will never be answered.
-type respQueue struct {
-	mu   sync.Mutex
-	q    []pending
-	sent uint64 // sync points sent
-	recv uint64 // ReadyForQuery received
-}
-
-type pending struct {
-	typ     byte
-	swallow bool
-	epoch   uint64
-}
-
-func (r *respQueue) push(typ byte, swallow bool) {
-	r.mu.Lock()
-	r.q = append(r.q, pending{typ, swallow, r.sent})
-	r.mu.Unlock()
-}
-
-func (r *respQueue) syncPoint() {
-	r.mu.Lock()
-	r.sent++
-	r.mu.Unlock()
-}
-
-// answer pops the entry a ParseComplete/BindComplete answers and reports
-// whether to swallow it.
-func (r *respQueue) answer(typ byte) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for len(r.q) > 0 {
-		p := r.q[0]
-		r.q = r.q[1:]
-		if p.typ == typ {
-			return p.swallow
-		}
-	}
-	return false
-}
-
-func (r *respQueue) failed() {
-	r.mu.Lock()
-	for len(r.q) > 0 && r.q[0].epoch <= r.recv {
-		r.q = r.q[1:]
-	}
-	r.mu.Unlock()
-}
-
-func (r *respQueue) ready() {
-	r.mu.Lock()
-	r.recv++
-	for len(r.q) > 0 && r.q[0].epoch < r.recv {
-		r.q = r.q[1:]
-	}
-	if len(r.q) == 0 {
-		r.q = r.q[:0:0]
-	}
-	r.mu.Unlock()
 }
 
 // classCache keeps classifications by statement text, and by shape (the
