@@ -127,7 +127,7 @@ with engine.connect() as conn:
 		}
 	}
 	for rule, wants := range map[string][]string{
-		"preset.housekeeping":     {"DEALLOCATE ALL", `FETCH FORWARD 3 FROM "srv"`, `MOVE 2 FROM "srv"`, `CLOSE "srv"`, "BEGIN", "ROLLBACK"},
+		"preset.housekeeping":     {"DEALLOCATE ALL", `FETCH FORWARD $1 FROM "srv"`, `MOVE $1 FROM "srv"`, `CLOSE "srv"`, "BEGIN", "ROLLBACK"}, // constants recorded as $n
 		"preset.catalog-metadata": {"select pg_catalog.version()", "show standard_conforming_strings", "select current_schema()"},
 	} {
 		got := strings.Join(byRule[rule], "\n")

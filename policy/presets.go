@@ -39,7 +39,10 @@ func PresetRules(names []string) ([]Rule, error) {
 }
 
 // Housekeeping: statements clients send on their own to manage their
-// session, none of which reads or writes a table.
+// session, none of which reads or writes a table of its own. FETCH and
+// MOVE carry the tables of their cursor, whose DECLARE was checked (a
+// cursor Airlock did not see declared is a guard rail); a deny rule on
+// those tables still wins.
 var (
 	// housekeepingUtility are utility commands (sql.command) that only end
 	// or move server-side state the session made itself: cursors (psycopg
@@ -130,7 +133,8 @@ var s3BucketProbes = []string{"HeadBucket", "GetBucketLocation"}
 // presetExprs builds each preset's CEL expression from the lists.
 func presetExprs() map[string]string {
 	return map[string]string{
-		"housekeeping": `sql.kinds.all(k, k == sql.kind) && sql.tables.size() == 0 && (` +
+		"housekeeping": `(sql.kind == "utility" && sql.command in ["FETCH", "MOVE"] && sql.writes.size() == 0)` +
+			` || sql.kinds.all(k, k == sql.kind) && sql.tables.size() == 0 && (` +
 			`sql.kind == "deallocate"` +
 			` || (sql.kind == "utility" && sql.command in ` + celList(housekeepingUtility) + `)` +
 			` || (sql.kind == "transaction" && sql.command in ` + celList(housekeepingTransaction) + `)` +

@@ -126,6 +126,41 @@ func TestPresetS3BucketProbes(t *testing.T) {
 	}
 }
 
+// FETCH and MOVE carry their cursor's tables (the session adds them; its
+// DECLARE was checked): housekeeping allows them, a deny rule on those
+// tables still wins, and nothing that writes passes.
+func TestPresetHousekeepingFetch(t *testing.T) {
+	e, err := policy.Compile(append([]policy.Rule{{Name: "no-pii", Deny: `"sales.pii" in sql.tables`}},
+		mustPresets(t, "housekeeping")...), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		sql  policy.SQL
+		want bool
+	}{
+		{"fetch", policy.SQL{Kind: "utility", Kinds: []string{"utility"}, Command: "FETCH", Reads: []string{"sales.orders"}, Tables: []string{"sales.orders"}}, true},
+		{"move", policy.SQL{Kind: "utility", Kinds: []string{"utility"}, Command: "MOVE", Reads: []string{"sales.orders"}, Tables: []string{"sales.orders"}}, true},
+		{"fetch of a denied table", policy.SQL{Kind: "utility", Kinds: []string{"utility"}, Command: "FETCH", Reads: []string{"sales.pii"}, Tables: []string{"sales.pii"}}, false},
+		{"fetch that writes", policy.SQL{Kind: "utility", Kinds: []string{"utility"}, Command: "FETCH", Writes: []string{"sales.orders"}, Tables: []string{"sales.orders"}}, false},
+		{"other utility with a table", policy.SQL{Kind: "utility", Kinds: []string{"utility"}, Command: "CLOSE CURSOR", Reads: []string{"sales.orders"}, Tables: []string{"sales.orders"}}, false},
+	} {
+		if d := e.Decide(&policy.Request{Protocol: policy.ProtocolPostgres, SQL: tc.sql}); d.Allow != tc.want {
+			t.Errorf("%s: allow=%v (%s), want %v", tc.name, d.Allow, d.Reason, tc.want)
+		}
+	}
+}
+
+func mustPresets(t *testing.T, names ...string) []policy.Rule {
+	t.Helper()
+	rules, err := policy.PresetRules(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
 func TestPresetRulesErrors(t *testing.T) {
 	for _, tc := range []struct {
 		names []string

@@ -173,7 +173,9 @@ func (s *session) checkText(text string, readErr error) (bool, string, string, [
 		if !d.Allow {
 			return false, d.Reason, req.ID, nil, nil
 		}
-		op := isOpaque(&req.SQL)
+		// A reset is checked like opaque code: the pinned values are read
+		// back before the next statement, and a change ends the session.
+		op := isOpaque(&req.SQL) || restoresPinned(&stmts[i])
 		plan[i] = planned{sql: req.SQL, fx: effectsOf(&stmts[i], f, &req.SQL, op), opaque: op}
 		if view != nil { // later statements of the text see this one's effects
 			view.complete(plan[i].fx, "")
@@ -216,6 +218,21 @@ func (s *session) waitSettled() error {
 	}
 }
 
+// restoresPinned reports whether st resets session parameters: RESET (one
+// or ALL) and DISCARD ALL. A reset returns a
+// parameter to its value from the startup packet, where Airlock puts the
+// pinned values, so it cannot unpin one (role and session_authorization
+// are not reset by RESET ALL at all, and DISCARD ALL resets the session
+// user to the login role). Airlock still reads the pinned values back
+// after it and ends the session if one differs.
+func restoresPinned(st *Statement) bool {
+	switch st.SQL.Command {
+	case "RESET", "DISCARD ALL":
+		return true
+	}
+	return false
+}
+
 // request builds the policy request for one statement; merged reports
 // that it carries tables from the session model (EXECUTE's prepared
 // statement, FETCH's cursor), so it is not the cached statement's alone.
@@ -225,12 +242,8 @@ func (s *session) request(st *Statement, f nameFacts, view *model) (policy.Reque
 	if req.Guard == "" {
 		for _, p := range st.SetParams {
 			_, pinned := s.h.pinned[p]
-			if (pinned || p == "all") && st.SQL.Command != "SHOW" {
-				// RESET ALL and DISCARD ALL would reset the pinned ones too.
+			if (pinned || p == "all") && st.SQL.Command != "SHOW" && !restoresPinned(st) {
 				req.Guard = "the session parameter " + p + " is pinned"
-				if p == "all" {
-					req.Guard = st.SQL.Command + " would reset the pinned session parameters"
-				}
 				break
 			}
 		}
@@ -259,6 +272,11 @@ func (s *session) request(st *Statement, f nameFacts, view *model) (policy.Reque
 			req.SQL.Tables = union(req.SQL.Tables, p.sql.Tables)
 			req.SQL.Functions = union(req.SQL.Functions, p.sql.Functions)
 			merged = true
+		} else if req.Guard == "" {
+			// A cursor Airlock did not see declared was opened by code it
+			// cannot see into (a function returning a refcursor): what its
+			// rows come from was never checked.
+			req.Guard = st.SQL.Command + " from a cursor Airlock did not see declared"
 		}
 	}
 	return req, merged

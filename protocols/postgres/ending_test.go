@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/airlockproxy/airlock/policy"
 )
 
 // The upstream session ends (pg_terminate_backend) while the client is
@@ -192,5 +195,74 @@ func BenchmarkPinnedCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// RESET and DISCARD ALL return parameters to their startup-packet values,
+// which are the pinned ones, so clients' pool resets (asyncpg's RESET ALL,
+// DISCARD ALL) pass; each is followed by a read-back of the pinned values.
+// SET of a pinned parameter stays a guard rail, and a value changed by
+// code Airlock cannot see is still caught even when a RESET follows.
+func TestResetRestoresPinned(t *testing.T) {
+	r := startSessionRig(t)
+	hj := r.connect(t)
+	if perr, _, _ := simple(t, hj, "SELECT 1"); perr != nil {
+		t.Fatal(perr.Message)
+	}
+	s := r.session(t)
+	want := 0
+	for _, q := range []string{"RESET ALL", "DISCARD ALL", "RESET search_path", "RESET standard_conforming_strings", "RESET client_encoding"} {
+		if perr, _, _ := simple(t, hj, q); perr != nil {
+			t.Fatalf("%s: %s %s", q, perr.Code, perr.Message)
+		}
+		want++
+		for param, pinned := range map[string]string{"search_path": "sales", "standard_conforming_strings": "on", "client_encoding": "UTF8"} {
+			perr, vals, _ := simple(t, hj, "SHOW "+param)
+			if perr != nil || len(vals) != 1 || vals[0] != pinned {
+				t.Fatalf("after %s: SHOW %s = %v %v, want %q", q, param, perr, vals, pinned)
+			}
+		}
+		if got := int(s.checks.Load()); got != want {
+			t.Fatalf("after %s: %d read-backs of the pinned values, want %d", q, got, want)
+		}
+	}
+	if perr, _, _ := simple(t, hj, "SET search_path = public"); perr == nil || perr.Code != "42501" {
+		t.Fatalf("SET of a pinned parameter: %+v, want a 42501 denial", perr)
+	}
+	// The harmless-looking reset does not hide a change made before it.
+	send(t, hj.Conn, &pgproto3.Query{String: "SELECT sales.evil_path(); RESET standard_conforming_strings"},
+		&pgproto3.Query{String: "SELECT count(*) FROM a"})
+	if fatal := wantEnd(t, hj, time.Second); fatal == nil || !strings.Contains(fatal.Message, "pinned parameter") {
+		t.Fatalf("got FATAL %+v, want the session ended naming the pinned parameter", fatal)
+	}
+}
+
+// A cursor opened inside a function (a refcursor) was never checked: FETCH
+// and MOVE from a cursor Airlock did not see declared are a guard rail,
+// while a declared cursor's FETCH passes and names its tables.
+func TestFetchUndeclaredCursor(t *testing.T) {
+	r := startSessionRig(t)
+	hj := r.connect(t)
+	for _, q := range []string{"BEGIN", "DECLARE c CURSOR FOR SELECT * FROM a", "FETCH 1 FROM c", "COMMIT"} {
+		if perr, _, _ := simple(t, hj, q); perr != nil {
+			t.Fatalf("%s: %s", q, perr.Message)
+		}
+	}
+	for _, q := range []string{`FETCH 1 FROM "<unnamed portal 1>"`, "MOVE 1 IN d"} {
+		perr, _, _ := simple(t, hj, q)
+		if perr == nil || perr.Code != "42501" || !strings.Contains(perr.Message, "did not see declared") {
+			t.Fatalf("%s: %+v, want the guard rail", q, perr)
+		}
+	}
+	var fetch *policy.Request
+	r.mu.Lock()
+	for i := range r.reqs {
+		if r.reqs[i].SQL.Command == "FETCH" && r.reqs[i].Guard == "" {
+			fetch = &r.reqs[i]
+		}
+	}
+	r.mu.Unlock()
+	if fetch == nil || !slices.Contains(fetch.SQL.Reads, "sales.a") {
+		t.Fatalf("the declared cursor's FETCH was not checked with its table: %+v", fetch)
 	}
 }

@@ -314,7 +314,7 @@ func (g *gen) sqlStmt() (string, string) {
 	case 14:
 		return "SELECT 1/0", ""
 	case 15:
-		return g.pick([]string{"DISCARD ALL", "SELECT 1"}), "" // DISCARD ALL is a guard rail
+		return g.pick([]string{"DISCARD ALL", "SELECT 1"}), "" // DISCARD ALL drops every statement and cursor
 	}
 	return "SELECT count(*) FROM a", ""
 }
