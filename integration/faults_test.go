@@ -147,6 +147,7 @@ func pgRunConfig(t *testing.T, r *pgRig, pgPort, adminPort int, extra string) (c
 task: {id: faults, ttl: 5m}
 listen: {admin: '127.0.0.1:%d', postgres: '127.0.0.1:%d'}
 local: {dir: %s}
+exec: {allow_same_uid: true}  # the tests run the task as themselves
 postgres:
   upstream: {host: 127.0.0.1, port: %d, database: app, sslmode: disable}
   plaintext: true
