@@ -33,7 +33,11 @@ func (s *Summary) Add(r FileResult) {
 	if r.Verdict == Otherwise {
 		for _, d := range r.Diffs {
 			if d.Verdict == Otherwise {
-				s.Otherwise = append(s.Otherwise, fmt.Sprintf("%s:%d: %s", r.Name, d.Line, d.Text))
+				where := r.Name
+				if d.Line > 0 {
+					where = fmt.Sprintf("%s:%d", r.Name, d.Line)
+				}
+				s.Otherwise = append(s.Otherwise, where+": "+d.Text)
 				break
 			}
 		}
