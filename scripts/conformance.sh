@@ -110,4 +110,4 @@ rm -rf "$cache/pg" "$cache/s3"
 AIRLOCK_CONFORMANCE_PG="$regress" AIRLOCK_CONFORMANCE_LIB="$lib" AIRLOCK_BIN="$repo/bin/airlock" \
 	AIRLOCK_CONFORMANCE_OUT="$cache" AIRLOCK_CONFORMANCE_ONLY="${CONFORMANCE_ONLY:-}" \
 	AIRLOCK_CONFORMANCE_S3="$s3tests" AIRLOCK_CONFORMANCE_S3_ONLY="${CONFORMANCE_S3_ONLY:-}" \
-	go test -count=1 -timeout 4h -run "^($run)\$" ./internal/conformance/ | grep -v '^\s*pgregress_test.go\|^=== RUN\|^--- \(PASS\|SKIP\)'
+	go test -v -count=1 -timeout 4h -run "^($run)\$" ./internal/conformance/ | grep -v -e "^\s*\(pgregress\|s3tests\)_test.go" -e "^=== RUN" -e "^--- \(PASS\|SKIP\)" -e "^\s*\(pgtest\|miniotest\):"
