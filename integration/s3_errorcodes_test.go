@@ -84,6 +84,10 @@ func TestS3ErrorCodesMatchServer(t *testing.T) {
 			func(t *testing.T, req *http.Request, c aws.Credentials) *http.Request {
 				return presign(t, req, c, "604801")
 			}},
+		{"presigned for zero seconds", "GET", "/lake/raw/a.csv", "AccessDenied", "",
+			func(t *testing.T, req *http.Request, c aws.Credentials) *http.Request {
+				return presign(t, req, c, "0")
+			}},
 		{"presigned expiry not a number", "GET", "/lake/raw/a.csv", "AuthorizationQueryParametersError", "",
 			func(t *testing.T, req *http.Request, c aws.Credentials) *http.Request {
 				return presign(t, req, c, "soon")
