@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 export PATH := $(BIN):$(PATH)
 
-.PHONY: build test demo bench fuzz vet clean deps
+.PHONY: build test demo bench fuzz vet clean deps conformance
 
 # Debian packages, the unprivileged user PostgreSQL test clusters run as,
 # and MinIO into bin/ (idempotent; seconds when everything is there).
@@ -42,6 +42,13 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+# PostgreSQL's regression suite and ceph's s3-tests, each directly and
+# through an allow-all Airlock, compared (not part of test; fetches the
+# PostgreSQL suite itself; S3TESTS=/path/to/ceph/s3-tests for the S3 half).
+S3TESTS ?=
+conformance: deps
+	./scripts/conformance.sh $(S3TESTS)
 
 clean:
 	rm -rf $(BIN)

@@ -700,3 +700,24 @@ func parseDeleteObjects(d *xml.Decoder) ([]ObjectID, bool, error) {
 		}
 	}
 }
+
+// classifyErrorCode is the HTTP status and S3 error code S3 answers an
+// error of Classify with: the code each error variable's comment names,
+// InvalidRequest for anything else.
+func classifyErrorCode(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrInvalidBucketName):
+		return http.StatusBadRequest, "InvalidBucketName"
+	case errors.Is(err, ErrKeyTooLong):
+		return http.StatusBadRequest, "KeyTooLongError"
+	case errors.Is(err, ErrInvalidURI):
+		return http.StatusBadRequest, "InvalidURI"
+	case errors.Is(err, ErrInvalidKey), errors.Is(err, ErrInvalidCopySource):
+		return http.StatusBadRequest, "InvalidArgument"
+	case errors.Is(err, ErrNotImplemented):
+		return http.StatusNotImplemented, "NotImplemented"
+	case errors.Is(err, ErrMalformedXML):
+		return http.StatusBadRequest, "MalformedXML"
+	}
+	return http.StatusBadRequest, "InvalidRequest"
+}

@@ -107,7 +107,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	op, err := Classify(r, h.cfg.HostSuffixes)
 	if err != nil {
 		id := h.guard(conn, "request not understood: "+err.Error(), r.Method)
-		writeError(w, http.StatusBadRequest, "InvalidRequest", "airlock: "+err.Error(), id)
+		status, code := classifyErrorCode(err)
+		writeError(w, status, code, "airlock: "+err.Error(), id)
 		return
 	}
 	if ae, why := lengthRefusal(r, auth.PayloadMode); ae != nil {

@@ -452,8 +452,8 @@ func parsePresigned(query []queryParam) (*signedRequest, error) {
 	if !decodeSignature(&sr.signature, vals[5]) {
 		return nil, malformedQuery("X-Amz-Signature must be 64 hex digits")
 	}
-	if sr.expires, err = strconv.Atoi(vals[3]); err != nil || sr.expires <= 0 || sr.expires > maxPresign || len(vals[3]) > 6 {
-		return nil, malformedQuery("X-Amz-Expires must be a number of seconds from 1 to 604800")
+	if sr.expires, err = strconv.Atoi(vals[3]); err != nil || sr.expires < 0 || sr.expires > maxPresign || len(vals[3]) > 6 {
+		return nil, malformedQuery("X-Amz-Expires must be a number of seconds from 0 to 604800")
 	}
 	return sr, nil
 }

@@ -85,6 +85,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("GET", "/b/k", "AWS AKIALOCALTEST0000001:sig", "", "", "")
 	f.Add("GET", "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIALOCALTEST0000001%2F20260314%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260314T150926Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=00", "", "", "", "")
 	f.Add("GET", "/b/k?X-Amz-Signature=&X-Amz-Expires=99999999999999999999", "", "", "", "")
+	f.Add("GET", "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIALOCALTEST0000001%2F20260314%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260314T150926Z&X-Amz-Expires=0&X-Amz-SignedHeaders=host&X-Amz-Signature=00", "", "", "", "")
 	f.Add("DELETE", "//..//%2e%2e/%zz?%zz=%", "AWS4-HMAC-SHA256  ,,,,", "Mon, 02 Jan 2006 15:04:05 GMT", "e3b0", "")
 	v := newVerifier(testNow)
 	f.Fuzz(func(t *testing.T, method, target, authz, date, payload, rng string) {

@@ -1,0 +1,3 @@
+SELECT current_user;
+\c - regress_alice
+SELECT current_user;
