@@ -243,11 +243,11 @@ exec: {allow_same_uid: true}  # the tests run the task as themselves
 	writeFile(t, filepath.Join(out, "hostile.json"), string(data))
 	res = airlock(t, []string{"OUT=" + out}, "exec", "-c", enforceCfg, "--", "sh", "-c", `python3 "$OUT/hostile.py" < "$OUT/hostile.json"`)
 	// Each is denied: by a rule (AccessDenied), or, for a key with a ".."
-	// segment, refused before any rule (InvalidRequest).
+	// segment, refused before any rule (InvalidArgument, as S3 names a key it will not take).
 	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
 	denied := 0
 	for _, l := range lines {
-		if strings.HasSuffix(l, " AccessDenied") || strings.HasSuffix(l, " InvalidRequest") && strings.Contains(l, "sibling") {
+		if strings.HasSuffix(l, " AccessDenied") || strings.HasSuffix(l, " InvalidArgument") && strings.Contains(l, "sibling") {
 			denied++
 		}
 	}

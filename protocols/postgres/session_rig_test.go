@@ -183,6 +183,9 @@ func (r *sessionRig) connect(t testing.TB) *pgconn.HijackedConn {
 	host, port, _ := net.SplitHostPort(r.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	r.mu.Lock()
+	before := len(r.sessions)
+	r.mu.Unlock()
 	pc, err := pgconn.Connect(ctx, "host="+host+" port="+port+" user=tester dbname=app sslmode=disable")
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +195,19 @@ func (r *sessionRig) connect(t testing.TB) *pgconn.HijackedConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { hj.Conn.Close() })
+	// The handler registers the session once it relays, which can be just
+	// after the client has its ReadyForQuery: wait, so session() is this one.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		n := len(r.sessions)
+		r.mu.Unlock()
+		if n > before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session did not start relaying within 10s")
+		}
+	}
 	return hj
 }
 
