@@ -186,6 +186,20 @@ func (g *Gate) label(req *policy.Request, d policy.Decision, closed *closure) st
 // metrics (CauseDeadline, ...).
 func (g *Gate) Close(reason, cause string) { g.closed.Store(&closure{reason: reason, cause: cause}) }
 
+// Refusing returns why no request may pass now, or "": the gate is closed
+// (deadline, drain), or the audit sink fails to take records. Protocols
+// ask it where something runs on an earlier decision (a Bind of a
+// statement decided at its Parse), since nothing new can be recorded.
+func (g *Gate) Refusing() string {
+	if c := g.closed.Load(); c != nil {
+		return c.reason
+	}
+	if h, ok := g.rec.(interface{ Healthy() bool }); ok && !h.Healthy() {
+		return ReasonAuditDown
+	}
+	return ""
+}
+
 // Closed reports whether Close was called.
 func (g *Gate) Closed() bool { return g.closed.Load() != nil }
 

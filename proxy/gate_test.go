@@ -115,3 +115,31 @@ func BenchmarkGateCheck(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// healthRecorder is a recorder that reports the sink's health, as
+// audit.Log does.
+type healthRecorder struct {
+	recorder
+	down bool
+}
+
+func (h *healthRecorder) Healthy() bool { return !h.down }
+
+// Refusing says why nothing may run: a closed gate's reason, or the audit
+// sink being down; "" otherwise.
+func TestGateRefusing(t *testing.T) {
+	rec := &healthRecorder{}
+	g := newGate(t, false, rec)
+	if why := g.Refusing(); why != "" {
+		t.Fatalf("healthy open gate refuses: %q", why)
+	}
+	rec.down = true
+	if why := g.Refusing(); why != proxy.ReasonAuditDown {
+		t.Fatalf("sink down: %q, want %q", why, proxy.ReasonAuditDown)
+	}
+	rec.down = false
+	g.Close("task deadline passed (task.ttl 1m)", proxy.CauseDeadline)
+	if why := g.Refusing(); why != "task deadline passed (task.ttl 1m)" {
+		t.Fatalf("closed gate: %q", why)
+	}
+}

@@ -65,7 +65,8 @@ func postgresHandler(env *Env) (*postgres.Handler, error) {
 		listenerTLS = nil
 	}
 	return postgres.New(postgres.Config{
-		Check: env.Gate.Check,
+		Check:    env.Gate.Check,
+		Refusing: env.Gate.Refusing,
 		Connect: postgres.Dialer(postgres.Upstream{Host: u.Host, Port: u.Port, Database: u.Database,
 			TLS: upTLS, Session: session, Login: env.PostgresLogin}),
 		Classifier: postgres.NewClassifier(searchPath, u.Database),

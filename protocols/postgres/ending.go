@@ -92,7 +92,22 @@ func (s *session) stop() {
 	if c := context.Cause(s.ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, context.DeadlineExceeded) {
 		msg = c.Error()
 	}
-	msg = "airlock: " + msg
+	s.stopWith("airlock: " + msg)
+}
+
+// refuse ends the session from the client side when nothing may run
+// (Config.Refusing): the refusal is recorded as a guard rail where the
+// sink allows, and the upstream loop, the client's one writer, tells the
+// client why.
+func (s *session) refuse(why string) error {
+	s.guard(why, "execute")
+	s.stopWith("airlock: " + why + "; the session ends")
+	return fmt.Errorf("%w: %s", errEnded, why)
+}
+
+// stopWith cancels what runs upstream and closes the upstream socket;
+// the upstream loop then sends the client FATAL 57P01 with msg.
+func (s *session) stopWith(msg string) {
 	s.stopMsg.Store(&msg)
 	s.cancelInFlight()
 	s.doneOnce.Do(func() { close(s.done) })

@@ -266,3 +266,27 @@ func TestFetchUndeclaredCursor(t *testing.T) {
 		t.Fatalf("the declared cursor's FETCH was not checked with its table: %+v", fetch)
 	}
 }
+
+// While nothing can be recorded (Config.Refusing: the audit sink down, the
+// deadline passed), a Bind of a statement decided at an earlier Parse ends
+// the session: the statement never runs.
+func TestBindWhileRefusing(t *testing.T) {
+	r := startSessionRig(t)
+	hj := r.connect(t)
+	send(t, hj.Conn, &pgproto3.Parse{Name: "ins", Query: "INSERT INTO hits VALUES ('refused')"}, &pgproto3.Sync{})
+	for _, m := range untilReady(t, hj) {
+		if perr, ok := m.(*pgproto3.ErrorResponse); ok {
+			t.Fatalf("parse: %s", perr.Message)
+		}
+	}
+	why := "audit log unavailable: denying every request until it recovers"
+	r.refusing.Store(&why)
+	send(t, hj.Conn, &pgproto3.Bind{PreparedStatement: "ins"}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	fatal := wantEnd(t, hj, time.Second)
+	if fatal == nil || !strings.Contains(fatal.Message, "audit log unavailable") {
+		t.Fatalf("got FATAL %+v, want the session ended naming the audit log", fatal)
+	}
+	if n := r.admin(t, "SELECT count(*) FROM sales.hits WHERE what = 'refused'"); n != "0" {
+		t.Fatalf("the prepared INSERT ran while nothing could be recorded (%s rows)", n)
+	}
+}

@@ -28,6 +28,11 @@ import (
 type Config struct {
 	// Check decides one statement and records the decision (the proxy's gate).
 	Check func(*policy.Request) policy.Decision
+	// Refusing, when set, says why nothing may run now ("" when all is
+	// well: the audit sink takes records, the deadline has not passed). A
+	// Bind runs a statement decided and recorded at its Parse; while
+	// Refusing gives a reason, a Bind ends the session instead.
+	Refusing func() string
 	// Connect opens an authenticated upstream connection with the held
 	// credential, passing params (allowed client startup parameters) and the
 	// pinned session parameters.

@@ -116,6 +116,11 @@ func (s *session) onPortalMessage(typ byte, n int) error {
 	if err := s.verifyIfDue(); err != nil {
 		return err
 	}
+	if typ == 'B' && s.h.cfg.Refusing != nil {
+		if why := s.h.cfg.Refusing(); why != "" {
+			return s.refuse(why)
+		}
+	}
 	b := s.cr.peek(n)
 	switch typ {
 	case 'B':

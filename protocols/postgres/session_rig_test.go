@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type sessionRig struct {
 	served    chan error // one value per ServeConn return
 	fwd       *forwarder
 	adminConn *pgconn.PgConn
+	refusing  atomic.Pointer[string] // Config.Refusing's answer, when set
 }
 
 // forwarder relays TCP connections to the upstream, and can cut them all
@@ -117,6 +119,12 @@ GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA sales TO etl;
 				return policy.Decision{Reason: req.Guard}
 			}
 			return policy.Decision{Allow: true}
+		},
+		Refusing: func() string {
+			if why := r.refusing.Load(); why != nil {
+				return *why
+			}
+			return ""
 		},
 		Connect: Dialer(Upstream{Host: "127.0.0.1", Port: fwdPort, Database: "app",
 			Session: map[string]string{"search_path": "sales"},
