@@ -239,20 +239,10 @@ func decodeV2Signature(s string) []byte {
 // checkTimeV2 bounds a header-signed request's clock skew, and a
 // presigned one's expiry.
 func (v *Verifier) checkTimeV2(sr *v2Request) error {
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	skew := v.MaxSkew
-	if skew <= 0 {
-		skew = defaultSkew
-	}
-	t := now()
+	t, skew := v.clock()
 	switch {
 	case !sr.presigned:
-		if d := t.Sub(sr.date); d > skew || d < -skew {
-			return authErr(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
-		}
+		return skewed(t, sr.date, skew)
 	case t.After(sr.expires):
 		return denied("Request has expired")
 	case sr.expires.Sub(t) > maxV2Expiry+skew:

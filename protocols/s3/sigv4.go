@@ -269,6 +269,20 @@ func parseSignature(r *http.Request, query []queryParam) (*signedRequest, error)
 // checkTime bounds the clock skew of a header-signed request, and the
 // validity window of a presigned one.
 func (v *Verifier) checkTime(sr *signedRequest) error {
+	t, skew := v.clock()
+	switch {
+	case !sr.presigned:
+		return skewed(t, sr.date, skew)
+	case sr.date.Sub(t) > skew:
+		return denied("Request is not valid yet")
+	case t.After(sr.date.Add(time.Duration(sr.expires) * time.Second)):
+		return denied("Request has expired")
+	}
+	return nil
+}
+
+// clock returns the time now and the clock skew a request may have.
+func (v *Verifier) clock() (time.Time, time.Duration) {
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
@@ -277,16 +291,14 @@ func (v *Verifier) checkTime(sr *signedRequest) error {
 	if skew <= 0 {
 		skew = defaultSkew
 	}
-	t := now()
-	switch {
-	case !sr.presigned:
-		if d := t.Sub(sr.date); d > skew || d < -skew {
-			return authErr(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
-		}
-	case sr.date.Sub(t) > skew:
-		return denied("Request is not valid yet")
-	case t.After(sr.date.Add(time.Duration(sr.expires) * time.Second)):
-		return denied("Request has expired")
+	return now(), skew
+}
+
+// skewed refuses a header-signed request whose date is more than skew
+// away from now.
+func skewed(now, date time.Time, skew time.Duration) error {
+	if d := now.Sub(date); d > skew || d < -skew {
+		return authErr(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
 	}
 	return nil
 }
