@@ -4,15 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/airlockproxy/airlock/protocols/s3"
 )
 
 // FuzzVerifySigV2 feeds arbitrary Signature Version 2 requests (method,
@@ -49,13 +45,7 @@ func FuzzVerifySigV2(f *testing.F) {
 		}
 		a, err := v.Verify(r)
 		if err != nil {
-			var ae *s3.AuthError
-			if !errors.As(err, &ae) || ae.Code == "" || ae.Message == "" || ae.Status < 400 {
-				t.Fatalf("error %v (%T)", err, err)
-			}
-			if strings.Contains(err.Error(), testSecret) {
-				t.Fatal("error holds the secret")
-			}
+			checkAuthError(t, err)
 			return
 		}
 		if a.KeyID != testKeyID || a.PayloadMode == "" {
